@@ -1,0 +1,1 @@
+"""Dataset layout, synthetic data, preparation and the Lightning DataModule."""

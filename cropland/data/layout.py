@@ -1,0 +1,102 @@
+"""The Canadian Cropland Dataset's on-disk layout: sensors, classes, provinces and file names.
+
+Everything here is a fact of the real 2019 tree (see DATASET.md in the shared folder):
+``<root>/<SENSOR>/<training|validation|test>/<CLASS>/POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+IMAGE_SIZE = 65
+
+# Folder names of the six sensors, in the order their channels are stored.
+SENSORS: tuple[str, ...] = ("RGB", "NDVI", "NDVI45", "GNDVI", "OSAVI", "PSRI")
+
+# RGB PNGs hold three real channels; each index PNG repeats one value in all three,
+# so an index contributes a single channel.
+SENSOR_CHANNELS: dict[str, tuple[str, ...]] = {
+    "RGB": ("red", "green", "blue"),
+    "NDVI": ("ndvi",),
+    "NDVI45": ("ndvi45",),
+    "GNDVI": ("gndvi",),
+    "OSAVI": ("osavi",),
+    "PSRI": ("psri",),
+}
+CHANNELS: tuple[str, ...] = tuple(c for s in SENSORS for c in SENSOR_CHANNELS[s])
+
+# Label order of the published model; class index = position.
+CLASSES: tuple[str, ...] = (
+    "BARLEY",
+    "CANOLA",
+    "CORN",
+    "MIXEDWOOD",
+    "OAT",
+    "ORCHARD",
+    "PASTURE",
+    "POTATO",
+    "SOYBEAN",
+    "SPRING_WHEAT",
+)
+
+PROVINCES: tuple[str, ...] = ("AB", "BC", "MB", "NB", "NL", "ON", "PE", "QC", "SK")
+
+SPLIT_FOLDERS: tuple[str, ...] = ("training", "validation", "test")
+
+# Imagery covers the growing season, June (6) to October (10).
+MONTHS: tuple[int, ...] = (6, 7, 8, 9, 10)
+
+_NAME = re.compile(
+    r"^POINT_(?P<point>\d+)_(?P<date>\d{6})_(?P<province>[A-Z]{2})_"
+    r"(?P<crop>[A-Z][A-Z_]*?)_(?P<sensor>" + "|".join(SENSORS) + r")\.png$"
+)
+
+
+@dataclass(frozen=True)
+class PatchName:
+    """The fields encoded in one patch file name."""
+
+    point: int
+    date: int  # YYYYMM
+    province: str
+    crop: str
+    sensor: str
+
+    @property
+    def year(self) -> int:
+        return self.date // 100
+
+    @property
+    def month(self) -> int:
+        return self.date % 100
+
+    @property
+    def filename(self) -> str:
+        return f"POINT_{self.point}_{self.date:06d}_{self.province}_{self.crop}_{self.sensor}.png"
+
+
+def parse_patch_name(filename: str) -> PatchName | None:
+    """Parse a patch file name; ``None`` when the name is not a patch of this layout.
+
+    The crop may itself contain underscores (``SPRING_WHEAT``); the sensor is always the last
+    field, so the regular expression anchors on it.
+    """
+    match = _NAME.match(filename)
+    if match is None:
+        return None
+    month = int(match["date"]) % 100
+    if not 1 <= month <= 12:
+        return None
+    return PatchName(
+        point=int(match["point"]),
+        date=int(match["date"]),
+        province=match["province"],
+        crop=match["crop"],
+        sensor=match["sensor"],
+    )
+
+
+def patch_path(name: PatchName, split_folder: str) -> str:
+    """Relative path of a patch inside a dataset tree."""
+    return f"{name.sensor}/{split_folder}/{name.crop}/{name.filename}"

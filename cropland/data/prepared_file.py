@@ -1,0 +1,207 @@
+"""Our prepared HDF5 file: decoded uint8 pixels plus the record and sequence tables.
+
+Layout (format ``cropland.prepared``, version 1)::
+
+    /                       attrs: format, format_version, classes, channels, sensors,
+                                   image_size, min_length, source (all JSON-able scalars/lists)
+    /pixels                 uint8 (records, channels, H, W), one chunk per record, gzip
+    /records/point          int64   point id
+    /records/date           int32   YYYYMM
+    /records/province       str
+    /records/crop           str     crop name as written in the file name
+    /records/split_folder   str     training | validation | test (folder the file sat in)
+    /sequences/start        int64   first record of the sequence
+    /sequences/length       int64   number of records (dates)
+    /sequences/point        int64
+    /sequences/province     str
+    /sequences/year         int32
+    /sequences/label        int64   index into ``classes``; -1 when the crop is not a known class
+    /sequences/split_folder str     the split folder most of its records sat in
+
+Records of one sequence are contiguous and sorted by date, so a sequence is the slice
+``start:start + length`` of every ``/records/*`` array and of ``/pixels``. Only records that
+belong to a kept sequence are stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+FORMAT = "cropland.prepared"
+FORMAT_VERSION = 1
+
+_STR = h5py.string_dtype("utf-8")
+
+
+class PreparedFileError(ValueError):
+    """A file that is not a readable prepared dataset; the message says what to do."""
+
+
+@dataclass
+class RecordTable:
+    point: np.ndarray
+    date: np.ndarray
+    province: np.ndarray
+    crop: np.ndarray
+    split_folder: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.point)
+
+    @property
+    def month(self) -> np.ndarray:
+        return self.date % 100
+
+
+@dataclass
+class SequenceTable:
+    start: np.ndarray
+    length: np.ndarray
+    point: np.ndarray
+    province: np.ndarray
+    year: np.ndarray
+    label: np.ndarray
+    split_folder: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+_DTYPES = {
+    "point": np.int64,
+    "date": np.int32,
+    "start": np.int64,
+    "length": np.int64,
+    "year": np.int32,
+    "label": np.int64,
+}
+
+
+def _write_table(group: h5py.Group, table: RecordTable | SequenceTable) -> None:
+    for field in fields(table):
+        values = getattr(table, field.name)
+        if field.name in _DTYPES:
+            group.create_dataset(field.name, data=np.asarray(values, dtype=_DTYPES[field.name]))
+        else:
+            group.create_dataset(field.name, data=[str(v) for v in values], dtype=_STR)
+
+
+def _read_table(group: h5py.Group, cls: type) -> RecordTable | SequenceTable:
+    columns = {}
+    for field in fields(cls):
+        dataset = group[field.name]
+        if field.name in _DTYPES:
+            columns[field.name] = dataset[()]
+        else:
+            columns[field.name] = np.asarray(dataset.asstr()[()], dtype=object)
+    return cls(**columns)
+
+
+def write_prepared_file(
+    dst: Path,
+    records: RecordTable,
+    sequences: SequenceTable,
+    pixel_batches: Iterable[np.ndarray],
+    attrs: dict,
+    overwrite: bool = False,
+) -> None:
+    """Write a prepared file atomically: into a temporary file beside ``dst``, then rename.
+
+    ``pixel_batches`` yields uint8 arrays ``(n, channels, H, W)`` in record order, so a caller
+    can stream pixels without holding the whole dataset in memory. An interrupted write leaves
+    only the temporary file (removed on errors we see), never a ``dst`` that looks valid.
+    """
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"{dst} already exists; pass overwrite=true to replace it")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    channels = list(attrs["channels"])
+    size = int(attrs["image_size"])
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            for key, value in attrs.items():
+                f.attrs[key] = json.dumps(value)
+            pixels = f.create_dataset(
+                "pixels",
+                shape=(len(records), len(channels), size, size),
+                dtype=np.uint8,
+                chunks=(1, len(channels), size, size),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+            written = 0
+            for batch in pixel_batches:
+                pixels[written : written + len(batch)] = batch
+                written += len(batch)
+            if written != len(records):
+                raise RuntimeError(f"wrote {written} pixel records for {len(records)} records")
+            _write_table(f.create_group("records"), records)
+            _write_table(f.create_group("sequences"), sequences)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class PreparedFile:
+    """Read access to a prepared file: tables and attributes eagerly, pixels on demand."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise PreparedFileError(
+                f"data file {self.path} does not exist; create it with "
+                f"`python scripts/prepare.py src=<dataset tree> dst={self.path}`"
+            )
+        try:
+            with h5py.File(self.path, "r") as f:
+                if f.attrs.get("format") != FORMAT:
+                    raise PreparedFileError(
+                        f"{self.path} is not a prepared cropland file (attribute 'format' is "
+                        f"{f.attrs.get('format')!r}, expected {FORMAT!r}); convert the dataset "
+                        f"with `python scripts/prepare.py src=<tree or published .hdf5> dst=<file.h5>`"
+                    )
+                version = int(f.attrs["format_version"])
+                if version != FORMAT_VERSION:
+                    raise PreparedFileError(
+                        f"{self.path} has format version {version}, this cropland reads "
+                        f"{FORMAT_VERSION}; prepare the dataset again with this version"
+                    )
+                self.attrs = {
+                    k: json.loads(v) for k, v in f.attrs.items() if k not in ("format", "format_version")
+                }
+                self.records = _read_table(f["records"], RecordTable)
+                self.sequences = _read_table(f["sequences"], SequenceTable)
+                self.pixel_shape = tuple(f["pixels"].shape)
+        except OSError as error:
+            raise PreparedFileError(f"cannot read {self.path} as HDF5: {error}") from error
+        except KeyError as error:
+            raise PreparedFileError(
+                f"{self.path} lacks {error}; it was not written completely, prepare it again"
+            ) from error
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.attrs["classes"])
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.attrs["channels"])
+
+    def read_pixels(self, channel_indices: list[int] | None = None) -> np.ndarray:
+        """All records' pixels as one uint8 array ``(records, channels, H, W)``."""
+        with h5py.File(self.path, "r") as f:
+            pixels = f["pixels"][()]
+        if channel_indices is not None:
+            pixels = np.ascontiguousarray(pixels[:, channel_indices])
+        return pixels
