@@ -34,13 +34,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from cropland.errors import CroplandError
+
 FORMAT = "cropland.prepared"
 FORMAT_VERSION = 1
 
 _STR = h5py.string_dtype("utf-8")
 
 
-class PreparedFileError(ValueError):
+class PreparedFileError(CroplandError):
     """A file that is not a readable prepared dataset; the message says what to do."""
 
 
