@@ -22,8 +22,22 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except CroplandError as error:
-            print(f"error: {error}", file=sys.stderr)
+        except Exception as error:
+            user_error = _user_error_in(error)
+            if user_error is None:
+                raise
+            print(f"error: {user_error}", file=sys.stderr)
             sys.exit(2)
 
     return wrapper
+
+
+def _user_error_in(error: BaseException | None) -> CroplandError | None:
+    """The CroplandError behind ``error``; Hydra's instantiate wraps errors raised in targets."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, CroplandError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

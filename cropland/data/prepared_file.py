@@ -171,7 +171,8 @@ class PreparedFile:
                     raise PreparedFileError(
                         f"{self.path} is not a prepared cropland file (attribute 'format' is "
                         f"{f.attrs.get('format')!r}, expected {FORMAT!r}); convert the dataset "
-                        f"with `python scripts/prepare.py src=<tree or published .hdf5> dst=<file.h5>`"
+                        f"with `python scripts/prepare.py src=<tree or published .hdf5> "
+                        f"dst=<file.h5>`"
                     )
                 version = int(f.attrs["format_version"])
                 if version != FORMAT_VERSION:
@@ -180,7 +181,9 @@ class PreparedFile:
                         f"{FORMAT_VERSION}; prepare the dataset again with this version"
                     )
                 self.attrs = {
-                    k: json.loads(v) for k, v in f.attrs.items() if k not in ("format", "format_version")
+                    k: json.loads(v)
+                    for k, v in f.attrs.items()
+                    if k not in ("format", "format_version")
                 }
                 self.records = _read_table(f["records"], RecordTable)
                 self.sequences = _read_table(f["sequences"], SequenceTable)

@@ -1,0 +1,74 @@
+"""Geometric augmentation of image sequences, run on the batch after it reaches the device.
+
+A field does not rotate between two satellite passes: every time step and channel of one
+sequence gets the same transform (the published project drew a new one per step, which
+breaks the pixel-wise correspondence the ConvLSTM relies on). Sequences in a batch differ.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class SequenceAugmentation(nn.Module):
+    """Random dihedral transforms (flips, 90-degree rotations) and optional small affine moves.
+
+    Input and output: (batch, time, channels, H, W) float images with H == W.
+    """
+
+    def __init__(
+        self,
+        flip: bool = True,
+        rotate90: bool = True,
+        rotation_degrees: float = 0.0,
+        translate_fraction: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.flip = flip
+        self.rotate90 = rotate90
+        self.rotation_degrees = rotation_degrees
+        self.translate_fraction = translate_fraction
+
+    def forward(self, image: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        batch = image.shape[0]
+        device = image.device
+        if self.flip:
+            flipped = torch.rand(batch, generator=generator, device=device) < 0.5
+            image = torch.where(flipped.view(-1, 1, 1, 1, 1), image.flip(-1), image)
+        if self.rotate90:
+            turns = torch.randint(0, 4, (batch,), generator=generator, device=device)
+            rotated = image
+            for k in range(1, 4):
+                rotated = torch.where(
+                    (turns == k).view(-1, 1, 1, 1, 1), image.rot90(k, dims=(-2, -1)), rotated
+                )
+            image = rotated
+        if self.rotation_degrees > 0 or self.translate_fraction > 0:
+            image = self._affine(image, generator)
+        return image
+
+    def _affine(self, image: Tensor, generator: torch.Generator | None) -> Tensor:
+        batch, steps = image.shape[:2]
+        device = image.device
+
+        def uniform(limit: float) -> Tensor:
+            return (torch.rand(batch, generator=generator, device=device) * 2 - 1) * limit
+
+        angle = uniform(math.radians(self.rotation_degrees))
+        # affine_grid works in [-1, 1] coordinates, so a shift of f * width is 2f.
+        shift_x = uniform(2 * self.translate_fraction)
+        shift_y = uniform(2 * self.translate_fraction)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        theta = torch.stack(
+            [torch.stack([cos, -sin, shift_x], -1), torch.stack([sin, cos, shift_y], -1)], dim=1
+        ).to(image.dtype)
+        # One matrix per sequence, repeated over its time steps.
+        theta = theta.repeat_interleave(steps, dim=0)
+        frames = image.flatten(0, 1)
+        grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
+        moved = F.grid_sample(frames, grid, padding_mode="reflection", align_corners=False)
+        return moved.view_as(image)

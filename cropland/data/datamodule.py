@@ -1,0 +1,185 @@
+"""LightningDataModule over a prepared HDF5 file of crop image sequences."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from cropland.data.augment import SequenceAugmentation
+from cropland.data.channels import channel_indices, channel_names, parse_sensors
+from cropland.data.prepared_file import PreparedFile
+from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences
+from cropland.data.splits import (
+    SPLIT_NAMES,
+    TEST,
+    TRAIN,
+    VAL,
+    predefined_split,
+    stratified_group_split,
+)
+from cropland.errors import CroplandError
+
+log = logging.getLogger(__name__)
+
+
+def synthetic_tree_for(path: Path) -> Path:
+    """Where the PNG tree behind a synthetic prepared file lives: beside it, same stem."""
+    return path.with_suffix("")
+
+
+class CropSequenceDataModule(L.LightningDataModule):
+    """Sequences of a prepared file, split, normalized on the training split, augmented on device.
+
+    Batches are dicts: ``image`` (batch, time, channels, H, W; uint8 until
+    ``on_after_batch_transfer`` turns it into floats in [0, 1] and augments the training
+    batches), ``months``, ``lengths``, ``mask``, ``label``, ``index`` (sequence in the file).
+    Normalization is left to the model, which stores the statistics computed here.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        channels: str | list[str] = "rgb_ndvi45_gndvi",
+        split: str = "stratified",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 42,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        in_memory: bool = True,
+        augmentation: dict | None = None,
+        synthetic: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.sensors = parse_sensors(channels)
+        if split not in ("stratified", "predefined"):
+            raise CroplandError(f"data.split={split!r}: expected 'stratified' or 'predefined'")
+        self.split = split
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.seed = seed
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.in_memory = in_memory
+        self.augmentation = SequenceAugmentation(**(augmentation or {}))
+        self.synthetic = synthetic
+        self.datasets: dict[str, CropSequenceDataset] = {}
+
+    @property
+    def channel_names(self) -> list[str]:
+        return channel_names(self.sensors)
+
+    def prepare_data(self) -> None:
+        """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing."""
+        if self.path.exists() or self.synthetic is None:
+            return
+        from cropland.data.prepare import prepare_dataset
+        from cropland.data.synthetic import generate_tree
+
+        tree = synthetic_tree_for(self.path)
+        if not tree.exists():
+            log.info("Generating synthetic PNG tree in %s", tree)
+            generate_tree(tree, **self.synthetic)
+        log.info("Preparing %s from %s", self.path, tree)
+        prepare_dataset(tree, self.path)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        source = PreparedFile(self.path)
+        self.classes = source.classes
+        indices = channel_indices(self.sensors, source.channels)
+        sequences = source.sequences
+
+        known = sequences.label >= 0
+        if not known.any():
+            raise CroplandError(f"{self.path} holds no sequence with a known class label")
+        if self.split == "predefined":
+            split = predefined_split(sequences.split_folder)
+        else:
+            split = stratified_group_split(
+                sequences.label, sequences.point, self.val_fraction, self.test_fraction, self.seed
+            )
+        self.split_ids = np.where(known, split, -1)
+        pixels = source.read_pixels(indices) if self.in_memory else None
+
+        for split_id, name in zip((TRAIN, VAL, TEST), SPLIT_NAMES, strict=True):
+            members = np.flatnonzero(self.split_ids == split_id)
+            self.datasets[name] = CropSequenceDataset(
+                self.path, source.records, sequences, members, indices, pixels
+            )
+        if len(self.datasets["train"]) == 0:
+            raise CroplandError(f"the training split of {self.path} is empty")
+
+        train = self.datasets["train"]
+        self.channel_mean, self.channel_std = _channel_statistics(train)
+        self.class_weights = _balanced_class_weights(train.labels, len(self.classes))
+        log.info(
+            "Sequences: %s",
+            ", ".join(f"{n} {len(d)}" for n, d in self.datasets.items()),
+        )
+
+    def model_inputs(self) -> dict:
+        """What a classifier needs from the data: plain lists, stored in its checkpoint."""
+        return {
+            "classes": list(self.classes),
+            "channels": self.channel_names,
+            "channel_mean": self.channel_mean.tolist(),
+            "channel_std": self.channel_std.tolist(),
+            "class_weights": self.class_weights.tolist(),
+        }
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=pad_sequences,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        image = batch["image"].float().div_(255)
+        if self.trainer is not None and self.trainer.training:
+            image = self.augmentation(image)
+        batch["image"] = image
+        return batch
+
+
+def _channel_statistics(dataset: CropSequenceDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std, on the [0, 1] scale, over every image of ``dataset``."""
+    total = None
+    count = 0
+    for item in range(len(dataset)):
+        image = dataset[item]["image"].to(torch.float64) / 255
+        sums = torch.stack([image.sum(dim=(0, 2, 3)), image.square().sum(dim=(0, 2, 3))])
+        total = sums if total is None else total + sums
+        count += image.shape[0] * image.shape[2] * image.shape[3]
+    mean = total[0] / count
+    std = (total[1] / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-6)
+    return mean.float().numpy(), std.float().numpy()
+
+
+def _balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """``n / (k * count_c)`` as in scikit-learn's 'balanced'; 0 for a class absent in training."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(num_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.astype(np.float32)

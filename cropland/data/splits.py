@@ -1,0 +1,77 @@
+"""Train/validation/test assignment of sequences: stratified by class, grouped by point."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from cropland.errors import CroplandError
+
+TRAIN, VAL, TEST = 0, 1, 2
+SPLIT_NAMES = ("train", "val", "test")
+# Split folder names of the dataset tree, in the order of the split ids above.
+FOLDER_TO_SPLIT = {"training": TRAIN, "validation": VAL, "test": TEST}
+
+
+def stratified_group_split(
+    labels: np.ndarray,
+    groups: np.ndarray,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> np.ndarray:
+    """Assign each sequence a split id so that no group (point) sits in two splits.
+
+    A point may hold several sequences (one per year in the multi-year release); keeping them
+    together stops a model from being tested on a field it saw in training. Each point joins
+    the stratum of its most common label; within a stratum, points are shuffled and dealt to
+    test, then validation, until each holds its fraction of that stratum's sequences. A class
+    with at least three points gets at least one point in each split.
+    """
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise CroplandError(
+            f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be "
+            "in [0, 1) and leave some data for training"
+        )
+    labels = np.asarray(labels)
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+
+    sequences_of: dict[object, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups.tolist()):
+        sequences_of[group].append(index)
+    strata: dict[int, list[object]] = defaultdict(list)
+    for group, members in sequences_of.items():
+        label = Counter(labels[members].tolist()).most_common(1)[0][0]
+        strata[label].append(group)
+
+    split = np.full(len(labels), TRAIN, dtype=np.int64)
+    for label in sorted(strata):
+        stratum = strata[label]
+        order = rng.permutation(len(stratum))
+        total = sum(len(sequences_of[stratum[i]]) for i in order)
+        targets = [(TEST, test_fraction), (VAL, val_fraction)]
+        position = 0
+        for split_id, fraction in targets:
+            want = round(fraction * total)
+            if fraction > 0 and want == 0 and len(stratum) >= 3:
+                want = 1
+            taken = 0
+            while taken < want and position < len(order) - 1:
+                members = sequences_of[stratum[order[position]]]
+                split[members] = split_id
+                taken += len(members)
+                position += 1
+    return split
+
+
+def predefined_split(split_folders: np.ndarray) -> np.ndarray:
+    """Split ids from the tree's own training/validation/test folders."""
+    unknown = sorted(set(split_folders.tolist()) - set(FOLDER_TO_SPLIT))
+    if unknown:
+        raise CroplandError(
+            f"data.split=predefined needs split folders {sorted(FOLDER_TO_SPLIT)}, "
+            f"found {unknown}; use data.split=stratified instead"
+        )
+    return np.array([FOLDER_TO_SPLIT[f] for f in split_folders.tolist()], dtype=np.int64)

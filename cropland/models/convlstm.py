@@ -1,0 +1,137 @@
+"""ConvLSTM sequence classifier.
+
+Follows X. Shi et al., "Convolutional LSTM Network: A Machine Learning Approach for
+Precipitation Nowcasting", NeurIPS 2015, in the variant of the published cropland ConvLSTM:
+all four gates come from one convolution over ``concat(input, hidden)``, split in the order
+input, forget, output, cell (``i, f, o, g``); ``c' = f*c + i*tanh(g)``, ``h' = o*tanh(c')``;
+no peephole connections; zero initial state.
+
+Unlike the published model, the classifier reads the final state at each sequence's own last
+valid step, so a padded batch gives the same logits as each sequence run alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class ConvLSTMCell(nn.Module):
+    """One ConvLSTM cell: a single convolution produces the four gates."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd to keep the image size, got {kernel_size}")
+        self.hidden_channels = hidden_channels
+        self.conv = nn.Conv2d(
+            in_channels + hidden_channels,
+            4 * hidden_channels,
+            kernel_size,
+            padding=kernel_size // 2,
+        )
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        i, f, o, g = self.conv(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+    def initial_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Zero state sized from the input, so any image size works."""
+        batch, _, height, width = x.shape
+        zeros = x.new_zeros(batch, self.hidden_channels, height, width)
+        return zeros, zeros
+
+
+class ConvLSTMEncoder(nn.Module):
+    """Stacked ConvLSTM cells; returns the top layer's hidden state at each sequence's last step."""
+
+    def __init__(
+        self, in_channels: int, hidden_channels: list[int], kernel_sizes: list[int]
+    ) -> None:
+        super().__init__()
+        if len(hidden_channels) != len(kernel_sizes):
+            raise ValueError(
+                f"hidden_channels {list(hidden_channels)} and kernel_sizes {list(kernel_sizes)} "
+                "must have one entry per layer"
+            )
+        sizes = [in_channels, *hidden_channels]
+        self.cells = nn.ModuleList(
+            ConvLSTMCell(sizes[i], sizes[i + 1], kernel_sizes[i]) for i in range(len(kernel_sizes))
+        )
+        self.out_channels = sizes[-1]
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """``x``: (batch, time, channels, H, W); ``lengths``: valid steps per sequence."""
+        steps = x.shape[1]
+        if lengths is None:
+            lengths = torch.full((x.shape[0],), steps, device=x.device)
+        last_step = (lengths.to(x.device) - 1).view(-1, 1, 1, 1)
+        states = [cell.initial_state(x[:, 0]) for cell in self.cells]
+        final = None
+        for t in range(steps):
+            layer_input = x[:, t]
+            for index, cell in enumerate(self.cells):
+                states[index] = cell(layer_input, states[index])
+                layer_input = states[index][0]
+            # Steps after a sequence's end only see padding: keep the state of its last real step.
+            final = (
+                layer_input if final is None else torch.where(last_step == t, layer_input, final)
+            )
+        return final
+
+
+class MonthEncoding(nn.Module):
+    """Two constant planes, sin and cos of the month angle, appended to each time step.
+
+    Real sequences skip months (cloud cover); without this a July-August-October sequence and
+    a June-July-August one would look alike to the recurrence.
+    """
+
+    out_channels = 2
+
+    def forward(self, x: Tensor, months: Tensor) -> Tensor:
+        angle = (months.to(x.dtype) - 1) * (2 * math.pi / 12)
+        planes = torch.stack([torch.sin(angle), torch.cos(angle)], dim=2)
+        planes = planes[..., None, None].expand(-1, -1, -1, *x.shape[-2:])
+        return torch.cat([x, planes], dim=2)
+
+
+class ConvLSTMClassifier(nn.Module):
+    """ConvLSTM encoder, global average pooling, dropout, one linear layer; returns logits."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        hidden_channels: list[int] = (64, 128),
+        kernel_sizes: list[int] = (3, 3),
+        dropout: float = 0.0,
+        month_encoding: bool = False,
+        downsample: int = 1,
+    ) -> None:
+        super().__init__()
+        self.month_encoding = MonthEncoding() if month_encoding else None
+        encoder_in = in_channels + (MonthEncoding.out_channels if month_encoding else 0)
+        # Average pooling before the recurrence trades resolution for speed (CPU runs).
+        self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
+        self.encoder = ConvLSTMEncoder(encoder_in, list(hidden_channels), list(kernel_sizes))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.encoder.out_channels, num_classes)
+
+    def forward(
+        self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
+    ) -> Tensor:
+        batch, steps = image.shape[:2]
+        x = self.downsample(image.flatten(0, 1))
+        x = x.view(batch, steps, *x.shape[1:])
+        if self.month_encoding is not None:
+            if months is None:
+                raise ValueError("this model was built with month_encoding=True: pass months")
+            x = self.month_encoding(x, months)
+        hidden = self.encoder(x, lengths)
+        return self.head(self.dropout(hidden.mean(dim=(-2, -1))))

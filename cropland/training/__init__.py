@@ -1,0 +1,1 @@
+"""Lightning glue: the classifier module, metrics, reports and the train pipeline."""

@@ -1,0 +1,151 @@
+"""The LightningModule: a sequence classifier with normalization, loss, metrics and optimizer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import lightning as L
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+
+from cropland.training.metrics import classification_metrics, flatten_metrics
+from cropland.training.report import confusion_matrix_figure
+
+
+def _plain(config: Mapping | None) -> dict | None:
+    """Config as plain dicts and lists, so checkpoints load with ``weights_only=True``."""
+    if config is None:
+        return None
+    if isinstance(config, DictConfig):
+        return OmegaConf.to_container(config, resolve=True)
+    return {k: _plain(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+
+
+class CropSequenceClassifier(L.LightningModule):
+    """Wraps a network (built from ``net``, a config with ``_target_``) for training.
+
+    Everything needed to use the model later (classes, channel order, normalization
+    statistics of the training split) is a hyperparameter, saved in every checkpoint.
+    """
+
+    def __init__(
+        self,
+        net: Mapping,
+        optimizer: Mapping,
+        classes: list[str],
+        channels: list[str],
+        channel_mean: list[float],
+        channel_std: list[float],
+        class_weights: list[float] | None = None,
+        scheduler: Mapping | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "net": _plain(net),
+                "optimizer": _plain(optimizer),
+                # scheduler=none is a config whose _target_ is null: no schedule.
+                "scheduler": _plain(scheduler) if scheduler and scheduler.get("_target_") else None,
+                "classes": list(classes),
+                "channels": list(channels),
+                "channel_mean": [float(v) for v in channel_mean],
+                "channel_std": [float(v) for v in channel_std],
+                "class_weights": None
+                if class_weights is None
+                else [float(w) for w in class_weights],
+            }
+        )
+        self.classes = list(classes)
+        self.net = instantiate(
+            self.hparams.net, in_channels=len(channels), num_classes=len(classes)
+        )
+        self.register_buffer("channel_mean", torch.tensor(channel_mean).view(1, 1, -1, 1, 1))
+        self.register_buffer("channel_std", torch.tensor(channel_std).view(1, 1, -1, 1, 1))
+        weights = torch.ones(len(classes)) if class_weights is None else torch.tensor(class_weights)
+        self.register_buffer("class_weights", weights.float())
+        metrics = classification_metrics(len(classes))
+        # Attributes, not a ModuleDict: a key "train" would shadow nn.Module.train.
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        # Confusion matrix of the last finished validation and test epochs, for reports.
+        self.confusion: dict[str, Tensor] = {}
+
+    def forward(
+        self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
+    ) -> Tensor:
+        """Logits from images scaled to [0, 1], shape (batch, time, channels, H, W)."""
+        image = (image - self.channel_mean) / self.channel_std
+        if lengths is not None:
+            # Padded steps hold zeros before normalization; keep them at zero after it.
+            valid = torch.arange(image.shape[1], device=image.device)[None, :] < lengths[
+                :, None
+            ].to(image.device)
+            image = image * valid[:, :, None, None, None]
+        return self.net(image, lengths=lengths, months=months)
+
+    def _step(self, batch: dict, stage: str) -> Tensor:
+        logits = self(batch["image"], batch["lengths"], batch["months"])
+        loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
+        getattr(self, f"{stage}_metrics").update(logits.detach(), batch["label"])
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            batch_size=len(logits),
+            prog_bar=stage != "test",
+        )
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _end_epoch(self, stage: str) -> None:
+        computed = getattr(self, f"{stage}_metrics").compute()
+        getattr(self, f"{stage}_metrics").reset()
+        scalars = flatten_metrics(computed, f"{stage}/", self.classes)
+        headline = {key: scalars.pop(f"{stage}/{key}") for key in ("acc", "f1_macro")}
+        self.log_dict({f"{stage}/{k}": v for k, v in headline.items()}, prog_bar=stage == "val")
+        self.log_dict(scalars)
+        confusion = computed[f"{stage}/confusion"].cpu()
+        self.confusion[stage] = confusion
+        if stage != "train" and not self.trainer.sanity_checking:
+            self._log_figure(f"{stage}/confusion_matrix", confusion)
+
+    def _log_figure(self, tag: str, confusion: Tensor) -> None:
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                figure = confusion_matrix_figure(confusion.numpy(), self.classes)
+                logger.experiment.add_figure(tag, figure, global_step=self.global_step)
+                plt.close(figure)
+
+    def on_train_epoch_end(self) -> None:
+        self._end_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._end_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._end_epoch("test")
+
+    def configure_optimizers(self):
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler = instantiate(self.hparams.scheduler)(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

@@ -1,0 +1,81 @@
+"""Classification report and confusion-matrix figure, both derived from one confusion matrix."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are written to files and TensorBoard, never shown
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def per_class_scores(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class; rows are true classes, columns predictions."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    true_positive = np.diag(confusion)
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    precision = np.divide(
+        true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0
+    )
+    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(
+        2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0
+    )
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
+
+
+def classification_report(confusion: np.ndarray, classes: list[str]) -> str:
+    """A table like scikit-learn's: per class, accuracy, macro and support-weighted averages."""
+    scores = per_class_scores(confusion)
+    support = scores["support"]
+    total = int(support.sum())
+    width = max(len(c) for c in [*classes, "weighted avg"])
+    lines = [f"{'':>{width}}  precision    recall  f1-score   support", ""]
+    for i, name in enumerate(classes):
+        lines.append(
+            f"{name:>{width}}  {scores['precision'][i]:9.3f} {scores['recall'][i]:9.3f} "
+            f"{scores['f1'][i]:9.3f} {support[i]:9d}"
+        )
+    accuracy = np.trace(confusion) / total if total else 0.0
+    present = support > 0
+    lines += ["", f"{'accuracy':>{width}}  {'':9} {'':9} {accuracy:9.3f} {total:9d}"]
+    for label, weights in (("macro avg", present.astype(float)), ("weighted avg", support)):
+        averages = [
+            np.average(scores[k], weights=weights) if weights.sum() else 0.0
+            for k in ("precision", "recall", "f1")
+        ]
+        lines.append(
+            f"{label:>{width}}  {averages[0]:9.3f} {averages[1]:9.3f} {averages[2]:9.3f} {total:9d}"
+        )
+    return "\n".join(lines)
+
+
+def confusion_matrix_figure(
+    confusion: np.ndarray, classes: list[str], normalize: bool = False
+) -> Figure:
+    """Heat map with the count (or row share) in each cell; rows are true classes."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    values = confusion
+    if normalize:
+        rows = confusion.sum(axis=1, keepdims=True)
+        values = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+    figure, axes = plt.subplots(
+        figsize=(1 + 0.6 * len(classes), 0.6 * len(classes)), layout="constrained"
+    )
+    image = axes.imshow(values, cmap="Blues", vmin=0)
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    ticks = np.arange(len(classes))
+    axes.set_xticks(ticks, classes, rotation=45, ha="right")
+    axes.set_yticks(ticks, classes)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    threshold = values.max() / 2 if values.size else 0
+    for (row, column), value in np.ndenumerate(values):
+        text = f"{value:.2f}" if normalize else f"{int(value)}"
+        color = "white" if value > threshold else "black"
+        axes.text(column, row, text, ha="center", va="center", fontsize=7, color=color)
+    return figure
