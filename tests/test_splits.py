@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from cropland.data.splits import TEST, TRAIN, VAL, predefined_split, stratified_group_split
+from cropland.errors import CroplandError
+
+
+def _dataset(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    # 600 points, some with two sequences (two years), imbalanced classes incl. a rare one.
+    points = np.concatenate([np.arange(600), rng.choice(600, 150, replace=False)])
+    class_of_point = rng.choice(5, 600, p=[0.4, 0.3, 0.15, 0.12, 0.03])
+    return class_of_point[points], points
+
+
+def test_no_point_sits_in_two_splits():
+    labels, points = _dataset()
+    split = stratified_group_split(labels, points, 0.1, 0.1, seed=42)
+    for point in np.unique(points):
+        assert len(set(split[points == point])) == 1
+
+
+def test_each_class_is_split_in_proportion():
+    labels, points = _dataset()
+    split = stratified_group_split(labels, points, 0.1, 0.1, seed=42)
+    for label in np.unique(labels):
+        of_class = split[labels == label]
+        for split_id, fraction in ((TRAIN, 0.8), (VAL, 0.1), (TEST, 0.1)):
+            share = np.mean(of_class == split_id)
+            # Whole points move, so allow a few sequences of slack on small classes.
+            assert abs(share - fraction) <= 0.05 + 3 / len(of_class), (label, split_id, share)
+        assert {TRAIN, VAL, TEST} <= set(of_class.tolist())
+
+
+def test_split_is_seeded():
+    labels, points = _dataset()
+    first = stratified_group_split(labels, points, 0.1, 0.1, seed=1)
+    assert np.array_equal(first, stratified_group_split(labels, points, 0.1, 0.1, seed=1))
+    assert not np.array_equal(first, stratified_group_split(labels, points, 0.1, 0.1, seed=2))
+
+
+def test_bad_fractions_name_the_keys():
+    labels, points = _dataset()
+    with pytest.raises(CroplandError, match="data.val_fraction"):
+        stratified_group_split(labels, points, 0.6, 0.5, seed=1)
+
+
+def test_predefined_split_uses_folders():
+    folders = np.array(["training", "test", "validation", "training"], dtype=object)
+    assert predefined_split(folders).tolist() == [TRAIN, TEST, VAL, TRAIN]
+    with pytest.raises(CroplandError, match="predefined"):
+        predefined_split(np.array(["training", "other"], dtype=object))

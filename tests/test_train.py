@@ -1,0 +1,158 @@
+"""Training through the real Hydra configs, in-process and as users run it."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from cropland.training.train import train
+from tests.conftest import PROJECT_ROOT, run_script
+
+QUICK = [
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.accelerator=cpu",
+    "data.batch_size=4",
+    "callbacks.rich_progress_bar=null",
+]
+
+
+def _compose(overrides: list[str], output_dir: Path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        del cfg.hydra  # as in a real run, the task sees its config without Hydra's own
+    return cfg
+
+
+def _tags(run_dir: Path) -> tuple[set[str], set[str]]:
+    scalars, images = set(), set()
+    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"images": 0})
+        accumulator.Reload()
+        scalars |= set(accumulator.Tags()["scalars"])
+        images |= set(accumulator.Tags()["images"])
+    return scalars, images
+
+
+@pytest.fixture(scope="module")
+def trained_run(prepared_file, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("run")
+    cfg = _compose([f"data=prepared", f"data.path={prepared_file}", *QUICK], out)
+    return out, train(cfg)
+
+
+def test_train_writes_metrics_report_and_figures(trained_run):
+    out, metrics = trained_run
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics)
+    for key in ("test/acc", "test/f1_macro", "val/acc", "val/f1_macro", "best/val/f1_macro"):
+        assert 0.0 <= saved[key] <= 1.0, key
+    report = (out / "report.txt").read_text()
+    for word in (
+        "precision",
+        "recall",
+        "f1-score",
+        "support",
+        "accuracy",
+        "macro avg",
+        "weighted avg",
+        "SPRING_WHEAT",
+    ):
+        assert word in report
+    assert (out / "confusion_matrix.png").stat().st_size > 0
+    assert (out / "config.yaml").exists()
+
+
+def test_checkpoints_load_with_weights_only(trained_run):
+    out, _ = trained_run
+    checkpoints = sorted((out / "checkpoints").glob("*.ckpt"))
+    assert checkpoints
+    for path in checkpoints:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+        hparams = checkpoint["hyper_parameters"]
+        assert hparams["channels"] == ["red", "green", "blue", "ndvi45", "gndvi"]
+        assert len(hparams["channel_mean"]) == 5
+        assert "channel_mean" in checkpoint["state_dict"]
+
+
+def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(trained_run):
+    out, _ = trained_run
+    scalars, images = _tags(out)
+    expected = {
+        "train/loss_epoch",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "val/f1_macro",
+        "test/acc",
+        "test/f1_macro",
+        "val/f1/BARLEY",
+        "lr-Adam",
+    }
+    assert expected <= scalars, expected - scalars
+    assert "val/confusion_matrix" in images
+
+
+def test_multirun_gives_each_job_its_folder_and_metric(prepared_file, tmp_path):
+    result = run_script(
+        "train.py",
+        "-m",
+        "optimizer.lr=1e-3,3e-4",
+        "data=prepared",
+        f"data.path={prepared_file}",
+        f"paths.log_dir={tmp_path}",
+        *QUICK,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted((tmp_path / "train" / "multiruns").glob("*/[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1"]
+    learning_rates = set()
+    for job in jobs:
+        assert "test/acc" in json.loads((job / "metrics.json").read_text())
+        learning_rates.add((job / "config.yaml").read_text().split("lr: ")[1].split()[0])
+    assert learning_rates == {"0.001", "0.0003"}
+
+
+def test_bad_channel_name_is_one_clear_line(prepared_file, tmp_path):
+    result = run_script(
+        "train.py",
+        "data=prepared",
+        f"data.path={prepared_file}",
+        "data.channels=rgb_evi",
+        f"paths.log_dir={tmp_path}",
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "data.channels='rgb_evi'" in result.stderr and "ndvi45" in result.stderr
+
+
+@pytest.mark.slow
+def test_default_data_is_generated_once_then_reused(tmp_path):
+    overrides = [
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'out'}",
+        "data.synthetic.num_points=60",
+        "trainer.max_epochs=1",
+        "callbacks.rich_progress_bar=null",
+    ]
+    first = run_script("train.py", *overrides)
+    assert first.returncode == 0, first.stderr[-3000:]
+    prepared = tmp_path / "data" / "synthetic_ca19_n60_seed0.h5"
+    stamp = prepared.stat().st_mtime_ns
+    second = run_script("train.py", *overrides)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert prepared.stat().st_mtime_ns == stamp
+    assert "accuracy" in second.stdout and "macro avg" in second.stdout
+    assert len(list((tmp_path / "out" / "train" / "runs").iterdir())) == 2
