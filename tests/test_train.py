@@ -49,7 +49,7 @@ def _tags(run_dir: Path) -> tuple[set[str], set[str]]:
 @pytest.fixture(scope="module")
 def trained_run(prepared_file, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run")
-    cfg = _compose([f"data=prepared", f"data.path={prepared_file}", *QUICK], out)
+    cfg = _compose(["data=prepared", f"data.path={prepared_file}", *QUICK], out)
     return out, train(cfg)
 
 

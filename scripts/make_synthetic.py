@@ -1,0 +1,31 @@
+"""Write a synthetic tree in the real 2019 layout: ``python scripts/make_synthetic.py dst=...``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from cropland.cli import exit_on_user_error
+from cropland.data.synthetic import generate_tree
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="make_synthetic")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    summary = generate_tree(
+        Path(cfg.dst),
+        num_points=cfg.num_points,
+        seed=cfg.seed,
+        year=cfg.year,
+        progress=cfg.progress,
+        overwrite=cfg.overwrite,
+        workers=cfg.workers,
+    )
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
