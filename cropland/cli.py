@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from omegaconf import DictConfig, OmegaConf
+
 from cropland.errors import CroplandError
 
 T = TypeVar("T")
@@ -15,13 +17,15 @@ T = TypeVar("T")
 def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
     """Report a :class:`CroplandError` as one clear line on stderr and exit with status 2.
 
+    Settings left at ``???`` in the config are reported the same way, before the work starts.
     Bugs still raise with a full traceback; only errors the user can fix are shortened.
     """
 
     @functools.wraps(main)
-    def wrapper(*args, **kwargs):
+    def wrapper(cfg: DictConfig, *args, **kwargs):
         try:
-            return main(*args, **kwargs)
+            _require_settings(cfg)
+            return main(cfg, *args, **kwargs)
         except Exception as error:
             user_error = _user_error_in(error)
             if user_error is None:
@@ -41,3 +45,12 @@ def _user_error_in(error: BaseException | None) -> CroplandError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+def _require_settings(cfg: DictConfig) -> None:
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        example = " ".join(f"{key}=..." for key in missing)
+        raise CroplandError(
+            f"missing {' and '.join(missing)}; give a value on the command line: {example}"
+        )

@@ -6,21 +6,15 @@ python scripts/prepare.py src=data/dataset_ca_19 dst=data/ca19.h5 [overwrite=tru
 from __future__ import annotations
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from cropland.cli import exit_on_user_error
 from cropland.data.prepare import prepare_dataset
-from cropland.errors import CroplandError
-
-USAGE = "python scripts/prepare.py src=<dataset tree> dst=<file.h5>"
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="prepare")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    missing = [key for key in ("src", "dst") if OmegaConf.is_missing(cfg, key)]
-    if missing:
-        raise CroplandError(f"missing {' and '.join(missing)}; run `{USAGE}`")
     prepare_dataset(
         cfg.src,
         cfg.dst,

@@ -125,17 +125,33 @@ def test_multirun_gives_each_job_its_folder_and_metric(prepared_file, tmp_path):
     assert learning_rates == {"0.001", "0.0003"}
 
 
-def test_bad_channel_name_is_one_clear_line(prepared_file, tmp_path):
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["data.channels=rgb_evi"], ["data.channels='rgb_evi'", "ndvi45"]),
+        (["data.split=random"], ["data.split='random'", "predefined"]),
+    ],
+)
+def test_bad_setting_is_one_clear_line(prepared_file, tmp_path, overrides, expected):
     result = run_script(
         "train.py",
         "data=prepared",
         f"data.path={prepared_file}",
-        "data.channels=rgb_evi",
         f"paths.log_dir={tmp_path}",
+        *overrides,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "data.channels='rgb_evi'" in result.stderr and "ndvi45" in result.stderr
+    assert all(text in result.stderr for text in expected), result.stderr
+
+
+def test_missing_data_path_says_what_to_set(tmp_path):
+    result = run_script("train.py", "data=prepared", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "error: missing data.path; give a value on the command line: data.path=..."
+    )
 
 
 @pytest.mark.slow
