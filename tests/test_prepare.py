@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,7 @@ from cropland.data.png_tree import PatchReadError, read_patch, scan_tree
 from cropland.data.prepare import prepare_dataset, summary_path
 from cropland.data.prepared_file import PreparedFile
 from cropland.errors import CroplandError
-
-REPO = Path(__file__).resolve().parents[1]
-
+from tests.conftest import run_script
 
 # --- a tiny PNG tree, written the way the real dataset is laid out ---------------------------
 
@@ -383,19 +380,13 @@ def test_scan_tree_reports_stray_files(clean_tree: Path) -> None:
 # --- the script, run the way users run it ------------------------------------------------------
 
 
-def run_script(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "scripts/prepare.py",
-        *overrides,
-        f"paths.log_dir={tmp_path / 'logs'}",
-    ]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+def run_prepare(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return run_script("prepare.py", *overrides, f"paths.log_dir={tmp_path / 'logs'}")
 
 
 def test_script_prepares_a_tree(clean_tree: Path, tmp_path: Path) -> None:
     dst = tmp_path / "out.h5"
-    result = run_script(tmp_path, f"src={clean_tree}", f"dst={dst}")
+    result = run_prepare(tmp_path, f"src={clean_tree}", f"dst={dst}")
 
     assert result.returncode == 0, result.stderr
     assert len(PreparedFile(dst).sequences) == 2
@@ -412,7 +403,7 @@ def test_script_prepares_a_tree(clean_tree: Path, tmp_path: Path) -> None:
 def test_script_bad_input_is_one_line_exit_2(
     tmp_path: Path, overrides: list[str], message: str
 ) -> None:
-    result = run_script(tmp_path, *(o.format(tmp=tmp_path) for o in overrides))
+    result = run_prepare(tmp_path, *(o.format(tmp=tmp_path) for o in overrides))
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -18,6 +19,10 @@ from rich.console import Console
 from cropland.training.report import classification_report, confusion_matrix_figure
 
 log = logging.getLogger(__name__)
+
+# Lightning 2.6 calls a torch pytree check that torch 2.13 deprecates, once per step; there is
+# nothing a user can do about it.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def instantiate_group(group: DictConfig | None) -> list:
