@@ -110,3 +110,21 @@ def test_class_weights_are_balanced_on_training_labels(prepared_file):
     totals = counts[present] * dm.class_weights[present]
     np.testing.assert_allclose(totals, totals[0], rtol=1e-5)
     assert (dm.class_weights[~present] == 0).all()
+
+
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_selected_channels_hold_the_file_pixels_in_the_asked_order(prepared_file, in_memory):
+    dm = _datamodule(prepared_file, channels=["gndvi", "rgb"], in_memory=in_memory)
+    source = PreparedFile(prepared_file)
+    dataset = dm.datasets["train"]
+    sequence = dataset.indices[0]
+    start = source.sequences.start[sequence]
+    with h5py.File(prepared_file) as f:
+        raw = f["pixels"][start : start + source.sequences.length[sequence]]
+    gndvi, red, green, blue = (source.channels.index(c) for c in ("gndvi", "red", "green", "blue"))
+    assert torch.equal(dataset[0]["image"], torch.from_numpy(raw[:, [gndvi, red, green, blue]]))
+
+
+def test_in_memory_setting_is_checked(prepared_file):
+    with pytest.raises(CroplandError, match="data.in_memory"):
+        CropSequenceDataModule(path=str(prepared_file), in_memory="sometimes")

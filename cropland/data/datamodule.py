@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
@@ -51,13 +52,15 @@ class CropSequenceDataModule(L.LightningDataModule):
         seed: int = 42,
         batch_size: int = 16,
         num_workers: int = 0,
-        in_memory: bool = True,
+        in_memory: bool | str = "auto",
         augmentation: dict | None = None,
         synthetic: dict | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
         self.sensors = parse_sensors(channels)
+        if in_memory not in (True, False, "auto"):
+            raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
         if split not in ("stratified", "predefined"):
             raise CroplandError(f"data.split={split!r}: expected 'stratified' or 'predefined'")
         self.split = split
@@ -107,7 +110,7 @@ class CropSequenceDataModule(L.LightningDataModule):
                 sequences.label, sequences.point, self.val_fraction, self.test_fraction, self.seed
             )
         self.split_ids = np.where(known, split, -1)
-        pixels = source.read_pixels(indices) if self.in_memory else None
+        pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
 
         for split_id, name in zip((TRAIN, VAL, TEST), SPLIT_NAMES, strict=True):
             members = np.flatnonzero(self.split_ids == split_id)
@@ -124,6 +127,21 @@ class CropSequenceDataModule(L.LightningDataModule):
             "Sequences: %s",
             ", ".join(f"{n} {len(d)}" for n, d in self.datasets.items()),
         )
+
+    def _fits_in_memory(self, source: PreparedFile, channels: int) -> bool:
+        """``in_memory``: true, false, or auto (at once when under half the free memory)."""
+        if self.in_memory != "auto":
+            return bool(self.in_memory)
+        needed = source.pixel_bytes(channels)
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if needed < free / 2:
+            return True
+        log.info(
+            "Reading %s sequence by sequence: its pixels (%.1f GB) exceed half the free memory",
+            self.path,
+            needed / 1e9,
+        )
+        return False
 
     def model_inputs(self) -> dict:
         """What a classifier needs from the data: plain lists, stored in its checkpoint."""

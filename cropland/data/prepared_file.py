@@ -203,10 +203,21 @@ class PreparedFile:
     def channels(self) -> list[str]:
         return list(self.attrs["channels"])
 
-    def read_pixels(self, channel_indices: list[int] | None = None) -> np.ndarray:
-        """All records' pixels as one uint8 array ``(records, channels, H, W)``."""
+    def pixel_bytes(self, channels: int | None = None) -> int:
+        """Size in memory of all records' pixels, for ``channels`` of them (default all)."""
+        records, all_channels, height, width = self.pixel_shape
+        return records * (all_channels if channels is None else channels) * height * width
+
+    def read_pixels(self, channel_indices: list[int], block: int = 1024) -> np.ndarray:
+        """All records' pixels for the given channels as one uint8 array ``(records, C, H, W)``.
+
+        Read block by block so that memory holds the result plus one block, never every channel.
+        """
+        order = sorted(set(channel_indices))  # h5py selects channels in increasing order only
+        position = [order.index(c) for c in channel_indices]
         with h5py.File(self.path, "r") as f:
-            pixels = f["pixels"][()]
-        if channel_indices is not None:
-            pixels = np.ascontiguousarray(pixels[:, channel_indices])
+            source = f["pixels"]
+            pixels = np.empty((source.shape[0], len(channel_indices), *source.shape[2:]), np.uint8)
+            for start in range(0, source.shape[0], block):
+                pixels[start : start + block] = source[start : start + block, order][:, position]
         return pixels
