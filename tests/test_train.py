@@ -11,6 +11,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from cropland.data.datamodule import CropSequenceDataModule
+from cropland.training.module import CropSequenceClassifier
 from cropland.training.train import train
 from tests.conftest import PROJECT_ROOT, run_script
 
@@ -85,6 +87,19 @@ def test_checkpoints_load_with_weights_only(trained_run):
         assert hparams["channels"] == ["red", "green", "blue", "ndvi45", "gndvi"]
         assert len(hparams["channel_mean"]) == 5
         assert "channel_mean" in checkpoint["state_dict"]
+
+
+def test_checkpoint_rebuilds_the_model_without_the_training_config(trained_run, prepared_file):
+    out, _ = trained_run
+    model = CropSequenceClassifier.load_from_checkpoint(
+        out / "checkpoints" / "last.ckpt", map_location="cpu"
+    )
+    dm = CropSequenceDataModule(str(prepared_file), channels="rgb_ndvi45_gndvi")
+    dm.setup()
+    batch = dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0)
+    logits = model.eval()(batch["image"], batch["lengths"], batch["months"])
+    assert logits.shape == (len(batch["label"]), len(model.classes))
+    assert torch.isfinite(logits).all()
 
 
 def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(trained_run):

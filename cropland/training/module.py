@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
+from torchmetrics import MetricCollection
 
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.report import confusion_matrix_figure
@@ -83,16 +84,18 @@ class CropSequenceClassifier(L.LightningModule):
         image = (image - self.channel_mean) / self.channel_std
         if lengths is not None:
             # Padded steps hold zeros before normalization; keep them at zero after it.
-            valid = torch.arange(image.shape[1], device=image.device)[None, :] < lengths[
-                :, None
-            ].to(image.device)
+            steps = torch.arange(image.shape[1], device=image.device)
+            valid = steps[None, :] < lengths.to(image.device)[:, None]
             image = image * valid[:, :, None, None, None]
         return self.net(image, lengths=lengths, months=months)
+
+    def _metrics(self, stage: str) -> MetricCollection:
+        return getattr(self, f"{stage}_metrics")
 
     def _step(self, batch: dict, stage: str) -> Tensor:
         logits = self(batch["image"], batch["lengths"], batch["months"])
         loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
-        getattr(self, f"{stage}_metrics").update(logits.detach(), batch["label"])
+        self._metrics(stage).update(logits.detach(), batch["label"])
         self.log(
             f"{stage}/loss",
             loss,
@@ -113,8 +116,8 @@ class CropSequenceClassifier(L.LightningModule):
         self._step(batch, "test")
 
     def _end_epoch(self, stage: str) -> None:
-        computed = getattr(self, f"{stage}_metrics").compute()
-        getattr(self, f"{stage}_metrics").reset()
+        computed = self._metrics(stage).compute()
+        self._metrics(stage).reset()
         scalars = flatten_metrics(computed, f"{stage}/", self.classes)
         headline = {key: scalars.pop(f"{stage}/{key}") for key in ("acc", "f1_macro")}
         self.log_dict({f"{stage}/{k}": v for k, v in headline.items()}, prog_bar=stage == "val")
