@@ -208,11 +208,16 @@ class PreparedFile:
         records, all_channels, height, width = self.pixel_shape
         return records * (all_channels if channels is None else channels) * height * width
 
-    def read_pixels(self, channel_indices: list[int], block: int = 1024) -> np.ndarray:
-        """All records' pixels for the given channels as one uint8 array ``(records, C, H, W)``.
+    def read_pixels(
+        self, channel_indices: list[int] | None = None, block: int = 1024
+    ) -> np.ndarray:
+        """All records' pixels for the given channels (default all) as one uint8 array
+        ``(records, C, H, W)``.
 
         Read block by block so that memory holds the result plus one block, never every channel.
         """
+        if channel_indices is None:
+            channel_indices = list(range(self.pixel_shape[1]))
         order = sorted(set(channel_indices))  # h5py selects channels in increasing order only
         position = [order.index(c) for c in channel_indices]
         with h5py.File(self.path, "r") as f:
