@@ -17,7 +17,6 @@ record. The tree reader adds its own (see :func:`~cropland.data.png_tree.scan_tr
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +40,7 @@ from cropland.data.layout import (
 from cropland.data.png_tree import PatchReadError, read_patch, scan_tree
 from cropland.data.prepared_file import RecordTable, SequenceTable, write_prepared_file
 from cropland.errors import CroplandError
+from cropland.io import write_json_atomic
 
 # Records decoded and written together: ~8.6 MB of pixels, whatever the dataset's size.
 BATCH_RECORDS = 256
@@ -154,7 +154,7 @@ def _prepare(
         summary = _summarize(selection, skipped, source, dst, min_length)
         if selection.records:
             _write(dst, selection, source, min_length, overwrite, bar)
-    _write_json_atomically(summary_path(dst), summary)
+    write_json_atomic(summary_path(dst), summary)
     _print_summary(summary)
     if not selection.records:
         raise CroplandError(
@@ -399,16 +399,6 @@ def _count_in_folders(folders: Iterable[str]) -> dict[str, int]:
     counts = dict.fromkeys(SPLIT_FOLDERS, 0)
     counts.update(Counter(folders))
     return counts
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _print_summary(summary: dict) -> None:

@@ -28,7 +28,6 @@ The tree's summary, and the proof that ``overwrite`` may replace it, is saved be
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import tempfile
@@ -54,6 +53,7 @@ from cropland.data.layout import (
     patch_path,
 )
 from cropland.errors import CroplandError
+from cropland.io import write_json_atomic
 
 # ---------------------------------------------------------------------------------------------
 # The point table: class, province, split folder and months of every point.
@@ -519,12 +519,6 @@ def _move_into_place(staging: Path, root: Path) -> None:
         os.replace(staging, root)
 
 
-def _write_summary(path: Path, summary: dict) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(partial, path)
-
-
 def _summary(points: list[_Point], seed: int, year: int, images: int) -> dict:
     months = Counter(m for p in points for m in p.months)
     return {
@@ -583,5 +577,5 @@ def generate_tree(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     summary = _summary(points, seed, year, images)
-    _write_summary(summary_path(root), summary)
+    write_json_atomic(summary_path(root), summary)
     return summary

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from cropland.io import write_json_atomic
 from cropland.training.report import classification_report, confusion_matrix_figure
 
 log = logging.getLogger(__name__)
@@ -30,12 +29,6 @@ def instantiate_group(group: DictConfig | None) -> list:
     if not group:
         return []
     return [instantiate(entry) for entry in group.values() if entry and entry.get("_target_")]
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -75,7 +68,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             _write_test_report(model.confusion["test"].numpy(), model.classes, output_dir)
 
     if trainer.is_global_zero:
-        write_json_atomic(output_dir / "metrics.json", metrics)
+        write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))
         log.info("Run folder: %s", output_dir)
     return metrics
 
