@@ -37,13 +37,13 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
 
 
 def _user_error_in(error: BaseException | None) -> CroplandError | None:
-    """The CroplandError behind ``error``; Hydra's instantiate wraps errors raised in targets."""
-    seen = set()
-    while error is not None and id(error) not in seen:
+    """The CroplandError behind ``error``: Hydra's instantiate re-raises errors of the objects it
+    builds ``from`` them. Only explicit causes count, so a bug raised while handling a user error
+    still shows its traceback."""
+    while error is not None:
         if isinstance(error, CroplandError):
             return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
+        error = error.__cause__
     return None
 
 

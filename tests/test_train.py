@@ -8,7 +8,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from cropland.data.datamodule import CropSequenceDataModule
@@ -136,8 +136,8 @@ def test_multirun_gives_each_job_its_folder_and_metric(prepared_file, tmp_path):
     learning_rates = set()
     for job in jobs:
         assert "test/acc" in json.loads((job / "metrics.json").read_text())
-        learning_rates.add((job / "config.yaml").read_text().split("lr: ")[1].split()[0])
-    assert learning_rates == {"0.001", "0.0003"}
+        learning_rates.add(OmegaConf.load(job / "config.yaml").optimizer.lr)
+    assert learning_rates == {1e-3, 3e-4}
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
+from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences
 from cropland.data.splits import (
@@ -23,6 +24,7 @@ from cropland.data.splits import (
     predefined_split,
     stratified_group_split,
 )
+from cropland.data.synthetic import generate_tree
 from cropland.errors import CroplandError
 
 log = logging.getLogger(__name__)
@@ -82,9 +84,6 @@ class CropSequenceDataModule(L.LightningDataModule):
         """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing."""
         if self.path.exists() or self.synthetic is None:
             return
-        from cropland.data.prepare import prepare_dataset
-        from cropland.data.synthetic import generate_tree
-
         tree = synthetic_tree_for(self.path)
         if not tree.exists():
             log.info("Generating synthetic PNG tree in %s", tree)
