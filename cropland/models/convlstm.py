@@ -7,7 +7,9 @@ input, forget, output, cell (``i, f, o, g``); ``c' = f*c + i*tanh(g)``, ``h' = o
 no peephole connections; zero initial state.
 
 Unlike the published model, the classifier reads the final state at each sequence's own last
-valid step, so a padded batch gives the same logits as each sequence run alone.
+valid step (``readout="last_valid"``), so a padded batch gives the same logits as each
+sequence run alone. ``readout="last_step"`` keeps the published behaviour, the state after the
+batch's last step, padding included, for reproducing its results.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from cropland.errors import CroplandError
+
 
 class ConvLSTMCell(nn.Module):
     """One ConvLSTM cell: a single convolution produces the four gates."""
@@ -24,7 +28,10 @@ class ConvLSTMCell(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd to keep the image size, got {kernel_size}")
+            raise CroplandError(
+                f"model.net.kernel_sizes: each must be odd to keep the image size, "
+                f"got {kernel_size}"
+            )
         self.hidden_channels = hidden_channels
         self.conv = nn.Conv2d(
             in_channels + hidden_channels,
@@ -47,17 +54,33 @@ class ConvLSTMCell(nn.Module):
         return zeros, zeros
 
 
+READOUTS = ("last_valid", "last_step")
+
+
 class ConvLSTMEncoder(nn.Module):
-    """Stacked ConvLSTM cells; returns the top layer's hidden state at each sequence's last step."""
+    """Stacked ConvLSTM cells; returns the top layer's hidden state at each sequence's last step.
+
+    ``readout``: ``last_valid`` (each sequence's own last step) or ``last_step`` (the batch's
+    last step, after any padding: the published model's behaviour).
+    """
 
     def __init__(
-        self, in_channels: int, hidden_channels: list[int], kernel_sizes: list[int]
+        self,
+        in_channels: int,
+        hidden_channels: list[int],
+        kernel_sizes: list[int],
+        readout: str = "last_valid",
     ) -> None:
         super().__init__()
+        if readout not in READOUTS:
+            raise CroplandError(
+                f"model.net.readout={readout!r}: expected one of {', '.join(READOUTS)}"
+            )
+        self.readout = readout
         if len(hidden_channels) != len(kernel_sizes):
-            raise ValueError(
-                f"hidden_channels {list(hidden_channels)} and kernel_sizes {list(kernel_sizes)} "
-                "must have one entry per layer"
+            raise CroplandError(
+                f"model.net.hidden_channels={list(hidden_channels)} and model.net.kernel_sizes="
+                f"{list(kernel_sizes)} must have one entry per layer"
             )
         sizes = [in_channels, *hidden_channels]
         self.cells = nn.ModuleList(
@@ -68,7 +91,7 @@ class ConvLSTMEncoder(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """``x``: (batch, time, channels, H, W); ``lengths``: valid steps per sequence."""
         steps = x.shape[1]
-        if lengths is None:
+        if lengths is None or self.readout == "last_step":
             lengths = torch.full((x.shape[0],), steps, device=x.device)
         last_step = (lengths.to(x.device) - 1).view(-1, 1, 1, 1)
         states = [cell.initial_state(x[:, 0]) for cell in self.cells]
@@ -113,13 +136,16 @@ class ConvLSTMClassifier(nn.Module):
         dropout: float = 0.0,
         month_encoding: bool = False,
         downsample: int = 1,
+        readout: str = "last_valid",
     ) -> None:
         super().__init__()
         self.month_encoding = MonthEncoding() if month_encoding else None
         encoder_in = in_channels + (MonthEncoding.out_channels if month_encoding else 0)
         # Average pooling before the recurrence trades resolution for speed (CPU runs).
         self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
-        self.encoder = ConvLSTMEncoder(encoder_in, list(hidden_channels), list(kernel_sizes))
+        self.encoder = ConvLSTMEncoder(
+            encoder_in, list(hidden_channels), list(kernel_sizes), readout
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.out_channels, num_classes)
 
