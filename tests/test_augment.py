@@ -1,6 +1,8 @@
+import pytest
 import torch
 
 from cropland.data.augment import SequenceAugmentation
+from cropland.errors import CroplandError
 
 
 def _batch_of_static_fields(batch: int = 32, steps: int = 4) -> torch.Tensor:
@@ -40,3 +42,31 @@ def test_disabled_augmentation_is_identity():
     before = _batch_of_static_fields(batch=4)
     after = SequenceAugmentation(flip=False, rotate90=False)(before)
     assert torch.equal(before, after)
+
+
+def test_per_step_draws_differ_between_steps_of_a_sequence():
+    """The published behaviour, kept for reproducing it: a new draw at every step."""
+    before = _batch_of_static_fields(batch=8, steps=5)
+    augment = SequenceAugmentation(
+        flip=True, rotate90=False, rotation_degrees=15, translate_fraction=0.1, per_step=True
+    )
+    after = augment(before, torch.Generator().manual_seed(3))
+    assert after.shape == before.shape
+    offsets = torch.arange(5, dtype=torch.float32).view(1, -1, 1, 1, 1)
+    base = after - offsets
+    differs = [not torch.allclose(seq, seq[:1].expand_as(seq), atol=1e-3) for seq in base]
+    assert all(differs)
+
+
+def test_zero_fill_brings_in_zeros_at_the_border():
+    image = torch.ones(4, 2, 1, 15, 15)
+    augment = SequenceAugmentation(flip=False, rotate90=False, translate_fraction=0.3, fill="zeros")
+    moved = augment(image, torch.Generator().manual_seed(0))
+    assert (moved < 0.5).any()
+    reflected = SequenceAugmentation(flip=False, rotate90=False, translate_fraction=0.3)
+    assert torch.allclose(reflected(image, torch.Generator().manual_seed(0)), image)
+
+
+def test_unknown_fill_names_the_setting():
+    with pytest.raises(CroplandError, match="data.augmentation.fill"):
+        SequenceAugmentation(fill="nearest")

@@ -77,6 +77,16 @@ def test_normalization_comes_from_the_training_split_only(prepared_file, tmp_pat
     np.testing.assert_array_equal(again.channel_std, dm.channel_std)
 
 
+def test_statistics_all_reproduces_the_published_leak(prepared_file):
+    dm = _datamodule(prepared_file, statistics="all")
+    pixels = PreparedFile(prepared_file).read_pixels()[:, [0, 1, 2, 4, 5]]
+    expected = pixels.astype(np.float64).mean(axis=(0, 2, 3)) / 255
+    np.testing.assert_allclose(dm.channel_mean, expected, rtol=1e-5)
+    assert not np.allclose(dm.channel_mean, _datamodule(prepared_file).channel_mean, rtol=1e-4)
+    with pytest.raises(CroplandError, match="data.statistics"):
+        CropSequenceDataModule(path=str(prepared_file), statistics="everything")
+
+
 def test_batches_are_padded_with_lengths_mask_and_months(prepared_file):
     dm = _datamodule(prepared_file)
     batch = next(iter(dm.train_dataloader()))

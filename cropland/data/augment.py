@@ -3,6 +3,7 @@
 A field does not rotate between two satellite passes: every time step and channel of one
 sequence gets the same transform (the published project drew a new one per step, which
 breaks the pixel-wise correspondence the ConvLSTM relies on). Sequences in a batch differ.
+``per_step=True`` brings the published behaviour back, only to reproduce its results.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cropland.errors import CroplandError
+
+# grid_sample's padding modes that make sense for satellite patches.
+_FILLS = ("reflection", "zeros")
+
 
 class SequenceAugmentation(nn.Module):
     """Random dihedral transforms (flips, 90-degree rotations) and optional small affine moves.
 
-    Input and output: (batch, time, channels, H, W) float images with H == W.
+    Input and output: (batch, time, channels, H, W) float images with H == W. ``fill`` is
+    what the affine move brings in at the borders: ``reflection`` of the patch, or ``zeros``
+    (torchvision's default, which the published project used).
     """
 
     def __init__(
@@ -26,14 +34,30 @@ class SequenceAugmentation(nn.Module):
         rotate90: bool = True,
         rotation_degrees: float = 0.0,
         translate_fraction: float = 0.0,
+        fill: str = "reflection",
+        per_step: bool = False,
     ) -> None:
         super().__init__()
+        if fill not in _FILLS:
+            raise CroplandError(
+                f"data.augmentation.fill={fill!r}: expected one of {', '.join(_FILLS)}"
+            )
         self.flip = flip
         self.rotate90 = rotate90
         self.rotation_degrees = rotation_degrees
         self.translate_fraction = translate_fraction
+        self.fill = fill
+        self.per_step = per_step
 
     def forward(self, image: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.per_step:
+            # Every step is its own "sequence" of length one: a new draw per step.
+            batch, steps = image.shape[:2]
+            moved = self._transform(image.flatten(0, 1).unsqueeze(1), generator)
+            return moved.view(batch, steps, *image.shape[2:])
+        return self._transform(image, generator)
+
+    def _transform(self, image: Tensor, generator: torch.Generator | None) -> Tensor:
         batch = image.shape[0]
         device = image.device
         if self.flip:
@@ -70,5 +94,5 @@ class SequenceAugmentation(nn.Module):
         theta = theta.repeat_interleave(steps, dim=0)
         frames = image.flatten(0, 1)
         grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
-        moved = F.grid_sample(frames, grid, padding_mode="reflection", align_corners=False)
+        moved = F.grid_sample(frames, grid, padding_mode=self.fill, align_corners=False)
         return moved.view_as(image)

@@ -56,6 +56,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         num_workers: int = 0,
         in_memory: bool | str = "auto",
         augmentation: dict | None = None,
+        statistics: str = "train",
         synthetic: dict | None = None,
     ) -> None:
         super().__init__()
@@ -65,6 +66,12 @@ class CropSequenceDataModule(L.LightningDataModule):
             raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
         if split not in ("stratified", "predefined"):
             raise CroplandError(f"data.split={split!r}: expected 'stratified' or 'predefined'")
+        if statistics not in ("train", "all"):
+            raise CroplandError(
+                f"data.statistics={statistics!r}: expected 'train' (the training split) or "
+                "'all' (every sequence, as the published recipe did)"
+            )
+        self.statistics = statistics
         self.split = split
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -120,7 +127,16 @@ class CropSequenceDataModule(L.LightningDataModule):
             raise CroplandError(f"the training split of {self.path} is empty")
 
         train = self.datasets["train"]
-        self.channel_mean, self.channel_std = _channel_statistics(train)
+        if self.statistics == "all":
+            # The published recipe's leak, kept only to reproduce it: test images shape the
+            # normalization.
+            everything = np.arange(len(sequences))
+            measured = CropSequenceDataset(
+                self.path, source.records, sequences, everything, indices, pixels
+            )
+        else:
+            measured = train
+        self.channel_mean, self.channel_std = _channel_statistics(measured)
         self.class_weights = _balanced_class_weights(train.labels, len(self.classes))
         log.info(
             "Sequences: %s",
