@@ -28,6 +28,23 @@ def per_class_scores(confusion: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
 
 
+def macro_classes(confusion: np.ndarray) -> np.ndarray:
+    """Classes a macro average counts: those in the truth or the predictions (as scikit-learn
+    and torchmetrics do), so a class the model wrongly predicts pulls the average down."""
+    confusion = np.asarray(confusion)
+    return (confusion.sum(axis=1) > 0) | (confusion.sum(axis=0) > 0)
+
+
+def accuracy_and_macro_f1(confusion: np.ndarray) -> tuple[float, float]:
+    """The two headline numbers of a confusion matrix."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    total = confusion.sum()
+    counted = macro_classes(confusion)
+    f1 = per_class_scores(confusion)["f1"]
+    accuracy = float(np.trace(confusion) / total) if total else 0.0
+    return accuracy, float(f1[counted].mean()) if counted.any() else 0.0
+
+
 def classification_report(confusion: np.ndarray, classes: list[str]) -> str:
     """A table like scikit-learn's: per class, accuracy, macro and support-weighted averages."""
     scores = per_class_scores(confusion)
@@ -41,9 +58,9 @@ def classification_report(confusion: np.ndarray, classes: list[str]) -> str:
             f"{scores['f1'][i]:9.3f} {support[i]:9d}"
         )
     accuracy = np.trace(confusion) / total if total else 0.0
-    present = support > 0
+    counted = macro_classes(confusion)
     lines += ["", f"{'accuracy':>{width}}  {'':9} {'':9} {accuracy:9.3f} {total:9d}"]
-    for label, weights in (("macro avg", present.astype(float)), ("weighted avg", support)):
+    for label, weights in (("macro avg", counted.astype(float)), ("weighted avg", support)):
         averages = [
             np.average(scores[k], weights=weights) if weights.sum() else 0.0
             for k in ("precision", "recall", "f1")
