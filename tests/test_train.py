@@ -10,6 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.training.module import CropSequenceClassifier
@@ -117,7 +118,29 @@ def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(trained_
         "lr-Adam",
     }
     assert expected <= scalars, expected - scalars
-    assert "val/confusion_matrix" in images
+    assert {"val/confusion_matrix", "val/sequences"} <= images
+
+
+def test_hparams_view_holds_settings_and_final_scores(trained_run):
+    out, metrics = trained_run
+    content = {}
+    for events in (out / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        try:
+            content.update(accumulator.PluginTagToContent("hparams"))
+        except KeyError:  # this event file holds no hparams
+            continue
+    session = HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    settings = session.session_start_info.hparams
+    assert settings["optimizer.lr"].number_value == pytest.approx(1e-3)
+    assert settings["model.net.hidden_channels"].string_value == "[24, 32]"
+    assert "hp_metric" not in content
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    shown = {info.name.tag for info in experiment.metric_infos}
+    assert {"final/test/acc", "final/test/f1_macro", "final/best/val/f1_macro"} <= shown
+    scalars, _ = _tags(out)
+    assert shown <= scalars
 
 
 def test_multirun_gives_each_job_its_folder_and_metric(prepared_file, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # figures are written to files and TensorBoard, never shown
@@ -96,3 +98,11 @@ def confusion_matrix_figure(
         color = "white" if value > threshold else "black"
         axes.text(column, row, text, ha="center", va="center", fontsize=7, color=color)
     return figure
+
+
+def save_confusion_figures(confusion: np.ndarray, classes: list[str], folder: Path) -> None:
+    """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares)."""
+    for normalize, name in ((False, "confusion_matrix.png"), (True, "confusion_matrix_norm.png")):
+        figure = confusion_matrix_figure(confusion, classes, normalize=normalize)
+        figure.savefig(Path(folder) / name, dpi=120)
+        plt.close(figure)

@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-import matplotlib.pyplot as plt
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
@@ -15,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from cropland.io import write_json_atomic
-from cropland.training.report import classification_report, confusion_matrix_figure
+from cropland.training.hparams import log_final_hparams
+from cropland.training.report import classification_report, save_confusion_figures
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if trainer.is_global_zero:
             _write_test_report(model.confusion["test"].numpy(), model.classes, output_dir)
 
+    log_final_hparams(loggers, cfg, metrics)
     if trainer.is_global_zero:
         write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))
         log.info("Run folder: %s", output_dir)
@@ -77,10 +78,7 @@ def _write_test_report(confusion, classes: list[str], output_dir: Path) -> None:
     report = classification_report(confusion, classes)
     Console().print(f"\n[bold]Test set, best checkpoint[/bold]\n{report}\n", highlight=False)
     (output_dir / "report.txt").write_text(report + "\n")
-    for normalize, name in ((False, "confusion_matrix.png"), (True, "confusion_matrix_norm.png")):
-        figure = confusion_matrix_figure(confusion, classes, normalize=normalize)
-        figure.savefig(output_dir / name, dpi=120)
-        plt.close(figure)
+    save_confusion_figures(confusion, classes, output_dir)
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
