@@ -16,14 +16,7 @@ from cropland.data.channels import channel_indices, channel_names, parse_sensors
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences
-from cropland.data.splits import (
-    SPLIT_NAMES,
-    TEST,
-    TRAIN,
-    VAL,
-    predefined_split,
-    stratified_group_split,
-)
+from cropland.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
 from cropland.data.synthetic import generate_tree
 from cropland.errors import CroplandError
 
@@ -106,16 +99,11 @@ class CropSequenceDataModule(L.LightningDataModule):
         indices = channel_indices(self.sensors, source.channels)
         sequences = source.sequences
 
-        known = sequences.label >= 0
-        if not known.any():
+        if not (sequences.label >= 0).any():
             raise CroplandError(f"{self.path} holds no sequence with a known class label")
-        if self.split == "predefined":
-            split = predefined_split(sequences.split_folder)
-        else:
-            split = stratified_group_split(
-                sequences.label, sequences.point, self.val_fraction, self.test_fraction, self.seed
-            )
-        self.split_ids = np.where(known, split, -1)
+        self.split_ids = assign_splits(
+            sequences, self.split, self.val_fraction, self.test_fraction, self.seed
+        )
         pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
 
         for split_id, name in zip((TRAIN, VAL, TEST), SPLIT_NAMES, strict=True):

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from cropland.data.prepared_file import SequenceTable
 from cropland.errors import CroplandError
 
 TRAIN, VAL, TEST = 0, 1, 2
@@ -75,3 +76,24 @@ def predefined_split(split_folders: np.ndarray) -> np.ndarray:
             f"found {unknown}; use data.split=stratified instead"
         )
     return np.array([FOLDER_TO_SPLIT[f] for f in split_folders.tolist()], dtype=np.int64)
+
+
+# Split id of a sequence whose crop is not one of the file's classes: no split uses it.
+UNKNOWN_LABEL = -1
+
+
+def assign_splits(
+    sequences: SequenceTable, split: str, val_fraction: float, test_fraction: float, seed: int
+) -> np.ndarray:
+    """Split id of each sequence of a prepared file (``data.split`` = ``stratified`` or
+    ``predefined``), or ``UNKNOWN_LABEL`` where its crop is not a known class.
+
+    Reads only the sequence table, so describing a large file stays cheap.
+    """
+    if split == "predefined":
+        split_ids = predefined_split(sequences.split_folder)
+    else:
+        split_ids = stratified_group_split(
+            sequences.label, sequences.point, val_fraction, test_fraction, seed
+        )
+    return np.where(sequences.label >= 0, split_ids, UNKNOWN_LABEL)

@@ -1,0 +1,186 @@
+"""The pipeline behind ``scripts/describe.py``: counts, statistics and figures of a data file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from hydra.utils import instantiate
+from matplotlib.figure import Figure
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+
+from cropland.data.datamodule import CropSequenceDataModule
+from cropland.data.prepared_file import PreparedFile
+from cropland.data.splits import SPLIT_NAMES, UNKNOWN_LABEL, assign_splits
+from cropland.describe import figures, tables
+from cropland.describe.mosaic import choose_sequences, mosaic_figure, read_mosaic_sequences
+from cropland.describe.pixel_statistics import channel_histograms
+from cropland.describe.summary import markdown_summary, print_summary
+from cropland.describe.tensorboard import FigureWriters, existing_run_folder
+from cropland.io import write_json_atomic
+
+DPI = 110
+
+
+def describe(cfg: DictConfig) -> dict:
+    """Describe ``cfg.data``'s file into ``cfg.paths.output_dir``; returns describe.json."""
+    output_dir = Path(cfg.paths.output_dir)
+    existing_run = existing_run_folder(cfg.get("tensorboard_dir"))  # checked before any work
+    datamodule: CropSequenceDataModule = instantiate(cfg.data)
+    # Only the default synthetic file is made on first use: a path the user gave must exist,
+    # else describing it would quietly generate synthetic data under that name.
+    if OmegaConf.is_interpolation(cfg.data, "path"):
+        datamodule.prepare_data()
+    source = PreparedFile(datamodule.path)
+    split_ids = assign_splits(
+        source.sequences,
+        datamodule.split,
+        datamodule.val_fraction,
+        datamodule.test_fraction,
+        datamodule.seed,
+    )
+
+    description = _count_tables(source, split_ids, _split_settings(datamodule))
+    histograms = channel_histograms(
+        source,
+        tables.group_indices(split_ids),
+        len(tables.GROUPS),
+        block=cfg.block,
+        progress=cfg.progress,
+    )
+    description["channel_statistics"] = histograms.statistics(tables.GROUPS, source.channels)
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    folders = [output_dir / "tensorboard", *([existing_run] if existing_run else [])]
+    description["tensorboard"] = [str(folder) for folder in folders]
+    with FigureWriters(folders) as writers:
+        saved = [
+            _save(figure, name, output_dir, writers)
+            for name, figure in _summary_figures(description, histograms.counts)
+        ]
+        description["mosaics"] = _write_mosaics(source, split_ids, cfg.mosaic, output_dir, writers)
+        description["figures"] = saved + description["mosaics"].pop("figures")
+        writers.add_text("summary", markdown_summary(description))
+
+    write_json_atomic(output_dir / "describe.json", description)
+    print_summary(description, str(output_dir))
+    return description
+
+
+def _count_tables(source: PreparedFile, split_ids: np.ndarray, split_settings: dict) -> dict:
+    """Everything that comes from the record and sequence tables alone (no pixels)."""
+    sequences = source.sequences
+    month_sets = tables.sequence_month_sets(source.records, sequences)
+    group_sizes = Counter(tables.group_indices(split_ids).tolist())
+    return {
+        "file": str(source.path),
+        "classes": source.classes,
+        "channels": source.channels,
+        "split": split_settings,
+        "records": len(source.records),
+        "sequences": len(sequences),
+        "sequences_per_split": {
+            name: group_sizes.get(index, 0) for index, name in enumerate(tables.GROUPS)
+        },
+        "class_counts": tables.class_counts(sequences.label, split_ids, source.classes),
+        "unknown_label_sequences": int((split_ids == UNKNOWN_LABEL).sum()),
+        "unknown_label_crops": tables.unknown_label_crops(sequences, source.records),
+        "sequence_lengths": tables.length_counts(sequences.length, split_ids),
+        "months": {
+            "sequences_with_image": tables.month_presence(month_sets),
+            "records": dict(sorted(Counter(source.records.month.tolist()).items())),
+            "common_sets": tables.common_month_sets(month_sets),
+        },
+    }
+
+
+def _split_settings(datamodule: CropSequenceDataModule) -> dict:
+    if datamodule.split == "predefined":
+        return {"method": "predefined", "title": "predefined: the dataset's own split folders"}
+    return {
+        "method": "stratified",
+        "val_fraction": datamodule.val_fraction,
+        "test_fraction": datamodule.test_fraction,
+        "seed": datamodule.seed,
+        "title": (
+            f"stratified, val {datamodule.val_fraction:g}, test {datamodule.test_fraction:g}, "
+            f"seed {datamodule.seed}"
+        ),
+    }
+
+
+def _summary_figures(description: dict, histograms: np.ndarray) -> Iterator[tuple[str, Figure]]:
+    """The dataset-wide figures, one at a time so that each is closed before the next."""
+    yield (
+        "class_counts",
+        figures.class_counts_figure(
+            description["class_counts"],
+            description["classes"],
+            description["unknown_label_sequences"],
+            description["split"]["title"],
+        ),
+    )
+    yield "sequence_lengths", figures.sequence_length_figure(description["sequence_lengths"])
+    months = description["months"]
+    yield (
+        "months",
+        figures.months_figure(
+            months["sequences_with_image"], months["common_sets"], description["sequences"]
+        ),
+    )
+    yield (
+        "channel_distributions",
+        figures.channel_distribution_figure(
+            histograms, tables.GROUPS, description["channels"], description["channel_statistics"]
+        ),
+    )
+
+
+def _write_mosaics(
+    source: PreparedFile,
+    split_ids: np.ndarray,
+    settings: DictConfig,
+    output_dir: Path,
+    writers: FigureWriters,
+) -> dict:
+    """One mosaic per class that has sequences; returns the chosen sequences and the files."""
+    labels = source.sequences.label
+    chosen = choose_sequences(
+        labels, len(source.classes), settings.sequences_per_class, settings.seed
+    )
+    saved = []
+    for label, indices in chosen.items():
+        if not indices:
+            continue
+        name = source.classes[label]
+        splits = [SPLIT_NAMES[split_ids[i]] for i in indices]
+        figure = mosaic_figure(
+            name, read_mosaic_sequences(source, indices, splits), int((labels == label).sum())
+        )
+        saved.append(_save(figure, f"mosaic/{name}", output_dir, writers))
+    return {
+        "seed": settings.seed,
+        "sequences": {source.classes[label]: indices for label, indices in chosen.items()},
+        "figures": saved,
+    }
+
+
+def _save(figure: Figure, name: str, output_dir: Path, writers: FigureWriters) -> str:
+    """Write ``figure`` as ``<output_dir>/<name>.png`` and to TensorBoard, then close it.
+
+    The figure is drawn once and the same pixels go to both: drawing (the layout above all)
+    is most of a description's time.
+    """
+    path = output_dir / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.set_dpi(DPI)
+    figure.canvas.draw()
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3]
+    plt.close(figure)
+    Image.fromarray(image).save(path)
+    writers.add_image(name, image)
+    return path.relative_to(output_dir).as_posix()

@@ -1,0 +1,149 @@
+"""Image mosaics per class: a few sequences' RGB and NDVI images laid out by month."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are written to files and TensorBoard, never shown
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from cropland.data.channels import channel_indices
+from cropland.data.layout import MONTHS
+from cropland.data.prepared_file import PreparedFile
+from cropland.data.sequence_dataset import CropSequenceDataset
+
+# What a mosaic shows, in this channel order: red, green, blue, ndvi.
+MOSAIC_SENSORS = ("RGB", "NDVI")
+# Real RGB patches are dark (channel means ~50 of 255): brighten them for display, at most
+# this much, the same gain for every image of a mosaic so months stay comparable.
+MAX_RGB_GAIN = 4.0
+NDVI_COLORMAP = "RdYlGn"
+_GAP = 4  # pixels between images
+_SEQUENCE_GAP = 14  # pixels between sequences
+_BLANK_GREY = 0.92
+
+
+@dataclass
+class MosaicSequence:
+    """One sequence of a mosaic: its images (time, [r, g, b, ndvi], H, W) and where from."""
+
+    index: int
+    images: np.ndarray
+    months: np.ndarray
+    caption: str
+
+
+def choose_sequences(
+    labels: np.ndarray, num_classes: int, per_class: int, seed: int
+) -> dict[int, list[int]]:
+    """Up to ``per_class`` sequences of each class, drawn with a seeded generator, sorted."""
+    rng = np.random.default_rng(seed)
+    chosen = {}
+    for label in range(num_classes):
+        members = np.flatnonzero(labels == label)
+        picked = rng.choice(members, size=min(per_class, len(members)), replace=False)
+        chosen[label] = sorted(int(i) for i in picked)
+    return chosen
+
+
+def read_mosaic_sequences(
+    source: PreparedFile, indices: list[int], split_names: list[str]
+) -> list[MosaicSequence]:
+    """The RGB and NDVI images of sequences ``indices``; ``split_names`` name each one's split."""
+    channels = channel_indices(MOSAIC_SENSORS, source.channels)
+    dataset = CropSequenceDataset(
+        source.path, source.records, source.sequences, np.asarray(indices, dtype=np.int64), channels
+    )
+    sequences = source.sequences
+    read = []
+    for item, (index, split) in enumerate(zip(indices, split_names, strict=True)):
+        sample = dataset[item]
+        caption = (
+            f"point {sequences.point[index]}\n"
+            f"{sequences.province[index]} {sequences.year[index]}, {split}"
+        )
+        read.append(
+            MosaicSequence(index, sample["image"].numpy(), sample["months"].numpy(), caption)
+        )
+    return read
+
+
+def rgb_gain(sequences: list[MosaicSequence]) -> float:
+    """Brightening that maps the 99th percentile of the mosaic's RGB pixels to white."""
+    rgb = np.concatenate([s.images[:, :3].ravel() for s in sequences])
+    bright = max(float(np.percentile(rgb, 99)), 1.0)
+    return float(np.clip(255.0 / bright, 1.0, MAX_RGB_GAIN))
+
+
+def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: int) -> Figure:
+    """Two rows per sequence (RGB, NDVI), one column per month; blank where a month is missing.
+
+    The images are laid out in one array and shown by one axes: a grid of axes per image
+    takes seconds to lay out. ``sequences`` must not be empty; ``class_size`` is how many
+    sequences the class has.
+    """
+    months = sorted(set(MONTHS).union(*(s.months.tolist() for s in sequences)))
+    height, width = sequences[0].images.shape[-2:]
+    rows = 2 * len(sequences)
+    # A narrow gap inside a sequence's RGB/NDVI pair, a wider one between sequences.
+    row_tops = [
+        number * (2 * height + _GAP + _SEQUENCE_GAP) + row * (height + _GAP)
+        for number in range(len(sequences))
+        for row in range(2)
+    ]
+    column_lefts = [column * (width + _GAP) for column in range(len(months))]
+    canvas = np.ones((row_tops[-1] + height, column_lefts[-1] + width, 3))
+    gain = rgb_gain(sequences)
+    ndvi_colors = plt.get_cmap(NDVI_COLORMAP)
+    blanks = []
+    for number, sequence in enumerate(sequences):
+        for column, month in enumerate(months):
+            steps = np.flatnonzero(sequence.months == month)
+            for row, top in enumerate(row_tops[2 * number : 2 * number + 2]):
+                cell = np.s_[
+                    top : top + height, column_lefts[column] : column_lefts[column] + width
+                ]
+                if len(steps) == 0:
+                    canvas[cell] = _BLANK_GREY
+                    blanks.append((column_lefts[column] + width / 2, top + height / 2))
+                    continue
+                image = sequence.images[steps[0]].astype(np.float64) / 255.0
+                if row == 0:
+                    canvas[cell] = np.clip(image[:3].transpose(1, 2, 0) * gain, 0.0, 1.0)
+                else:
+                    canvas[cell] = ndvi_colors(image[3])[..., :3]
+
+    figure, axes = plt.subplots(
+        figsize=(1.3 * len(months) + 3.2, 1.3 * rows + 1.2), layout="constrained"
+    )
+    axes.imshow(canvas, interpolation="nearest")
+    for x, y in blanks:
+        axes.text(x, y, "no image", ha="center", va="center", fontsize=7, color="0.45")
+    axes.set_xticks(
+        [left + width / 2 for left in column_lefts], [calendar.month_name[m] for m in months]
+    )
+    axes.xaxis.tick_top()
+    labels = []
+    for sequence in sequences:
+        labels += [f"sequence {sequence.index}\n{sequence.caption}\nRGB", "NDVI"]
+    axes.set_yticks([top + height / 2 for top in row_tops], labels, fontsize=8)
+    axes.tick_params(length=0)
+    for spine in axes.spines.values():
+        spine.set_visible(False)
+    # Pixel value v encodes the index as v / 255 (the dataset's uint8(index x 255)).
+    scale = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=NDVI_COLORMAP)
+    bar = figure.colorbar(scale, ax=axes, shrink=0.4)
+    bar.set_label("NDVI")
+    title = f"{class_name}: {len(sequences)} of {class_size} sequences by month"
+    if gain > 1.0:
+        title += f"\n(RGB brightened x{gain:.1f} for display)"
+    axes.set_title(title)
+    return figure
