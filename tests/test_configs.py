@@ -1,10 +1,13 @@
 """Every option of every config group composes and resolves, so no typo waits for a user."""
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict
 
+from cropland.data.synthetic import synthetic_file_name
 from tests.conftest import PROJECT_ROOT
 
 GROUPS = [
@@ -39,3 +42,10 @@ def test_option_composes_and_resolves(group, option):
         cfg.paths.output_dir = "out"  # set by Hydra at run time
     OmegaConf.resolve(cfg)
     assert cfg.model.optimizer._target_.startswith("torch.optim.")
+
+
+def test_synthetic_default_path_is_the_name_the_datamodule_generates():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["data.synthetic.num_points=77", "data.synthetic.seed=5"])
+    assert Path(cfg.data.path).name == synthetic_file_name(num_points=77, seed=5)

@@ -138,3 +138,12 @@ def test_selected_channels_hold_the_file_pixels_in_the_asked_order(prepared_file
 def test_in_memory_setting_is_checked(prepared_file):
     with pytest.raises(CroplandError, match="data.in_memory"):
         CropSequenceDataModule(path=str(prepared_file), in_memory="sometimes")
+
+
+def test_synthetic_data_is_never_generated_under_a_path_of_the_users(tmp_path):
+    dm = CropSequenceDataModule(
+        path=str(tmp_path / "my_fields.h5"), synthetic={"num_points": 30, "seed": 0}
+    )
+    with pytest.raises(CroplandError, match="data=prepared"):
+        dm.prepare_data()
+    assert list(tmp_path.iterdir()) == []

@@ -175,7 +175,7 @@ def test_missing_file_exits_2_without_generating_data(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         exit_on_user_error(describe)(_compose(tmp_path, f"data.path={absent}"))
     assert exit_info.value.code == 2
-    assert f"error: data file {absent} does not exist" in capsys.readouterr().err
+    assert f"error: data.path={absent} does not exist" in capsys.readouterr().err
     assert not absent.exists() and not absent.with_suffix("").exists()
 
 

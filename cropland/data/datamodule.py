@@ -17,7 +17,7 @@ from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences
 from cropland.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
-from cropland.data.synthetic import generate_tree
+from cropland.data.synthetic import generate_tree, synthetic_file_name
 from cropland.errors import CroplandError
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,14 @@ class CropSequenceDataModule(L.LightningDataModule):
         """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing."""
         if self.path.exists() or self.synthetic is None:
             return
+        expected = synthetic_file_name(**self.synthetic)
+        if self.path.name != expected:
+            # A path of the user's own that is missing: never generate data under their name.
+            raise CroplandError(
+                f"data.path={self.path} does not exist; for a file of yours use data=prepared "
+                f"data.path=<file.h5>, or leave data.path unset for the synthetic data "
+                f"({expected} under paths.data_dir)"
+            )
         tree = synthetic_tree_for(self.path)
         if not tree.exists():
             log.info("Generating synthetic PNG tree in %s", tree)

@@ -536,6 +536,12 @@ def _summary(points: list[_Point], seed: int, year: int, images: int) -> dict:
     }
 
 
+def synthetic_file_name(num_points: int = 1000, seed: int = 0, **_: object) -> str:
+    """The prepared file name of a synthetic dataset (``conf/data/synthetic.yaml`` builds
+    its default path the same way): the settings that change its content are in the name."""
+    return f"synthetic_ca19_n{num_points}_seed{seed}.h5"
+
+
 def generate_tree(
     root: Path | str,
     num_points: int = 1000,

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from hydra.utils import instantiate
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image
 
 from cropland.data.datamodule import CropSequenceDataModule
@@ -31,10 +31,7 @@ def describe(cfg: DictConfig) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     existing_run = existing_run_folder(cfg.get("tensorboard_dir"))  # checked before any work
     datamodule: CropSequenceDataModule = instantiate(cfg.data)
-    # Only the default synthetic file is made on first use: a path the user gave must exist,
-    # else describing it would quietly generate synthetic data under that name.
-    if OmegaConf.is_interpolation(cfg.data, "path"):
-        datamodule.prepare_data()
+    datamodule.prepare_data()  # makes the default synthetic file on first use
     source = PreparedFile(datamodule.path)
     split_ids = assign_splits(
         source.sequences,
