@@ -6,11 +6,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
 
 from cropland.data.prepare import prepare_dataset
 from cropland.data.synthetic import generate_tree
+from cropland.training.train import train
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +48,50 @@ def run_script(
         text=True,
         timeout=600,
     )
+
+
+class TrainedRun(NamedTuple):
+    folder: Path
+    best_checkpoint: Path
+
+
+# A run of the real train config that takes seconds: tiny network, two batches, one epoch.
+TINY_TRAINING = [
+    "data=prepared",
+    "data.batch_size=4",
+    "model.net.hidden_channels=[4,4]",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.accelerator=cpu",
+    "logger=csv",
+    "callbacks.rich_progress_bar=null",
+]
+
+
+@pytest.fixture(scope="session")
+def trained_run(prepared_file: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """A finished training run on ``prepared_file``, made by the pipeline scripts/train.py runs
+    (in-process, to skip a second start of Python and Lightning): its folder (config.yaml,
+    metrics.json with test/* metrics, checkpoints/) and its best checkpoint. Shared by the whole
+    session: copy the folder before writing into it."""
+    folder = tmp_path_factory.mktemp("trained_run")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[*TINY_TRAINING, f"data.path={prepared_file}"],
+            return_hydra_config=True,
+        )
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(folder)
+        del cfg.hydra  # as in a real run, the task sees its config without Hydra's own
+    try:
+        train(cfg)
+    finally:
+        GlobalHydra.instance().clear()
+    best = [path for path in (folder / "checkpoints").glob("*.ckpt") if path.name != "last.ckpt"]
+    assert len(best) == 1, best
+    return TrainedRun(folder, best[0])

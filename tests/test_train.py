@@ -50,14 +50,14 @@ def _tags(run_dir: Path) -> tuple[set[str], set[str]]:
 
 
 @pytest.fixture(scope="module")
-def trained_run(prepared_file, tmp_path_factory) -> tuple[Path, dict]:
+def fitted_run(prepared_file, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run")
     cfg = _compose(["data=prepared", f"data.path={prepared_file}", *QUICK], out)
     return out, train(cfg)
 
 
-def test_train_writes_metrics_report_and_figures(trained_run):
-    out, metrics = trained_run
+def test_train_writes_metrics_report_and_figures(fitted_run):
+    out, metrics = fitted_run
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == pytest.approx(metrics)
     for key in ("test/acc", "test/f1_macro", "val/acc", "val/f1_macro", "best/val/f1_macro"):
@@ -78,8 +78,8 @@ def test_train_writes_metrics_report_and_figures(trained_run):
     assert (out / "config.yaml").exists()
 
 
-def test_checkpoints_load_with_weights_only(trained_run):
-    out, _ = trained_run
+def test_checkpoints_load_with_weights_only(fitted_run):
+    out, _ = fitted_run
     checkpoints = sorted((out / "checkpoints").glob("*.ckpt"))
     assert checkpoints
     for path in checkpoints:
@@ -90,8 +90,8 @@ def test_checkpoints_load_with_weights_only(trained_run):
         assert "channel_mean" in checkpoint["state_dict"]
 
 
-def test_checkpoint_rebuilds_the_model_without_the_training_config(trained_run, prepared_file):
-    out, _ = trained_run
+def test_checkpoint_rebuilds_the_model_without_the_training_config(fitted_run, prepared_file):
+    out, _ = fitted_run
     model = CropSequenceClassifier.load_from_checkpoint(
         out / "checkpoints" / "last.ckpt", map_location="cpu"
     )
@@ -103,8 +103,8 @@ def test_checkpoint_rebuilds_the_model_without_the_training_config(trained_run, 
     assert torch.isfinite(logits).all()
 
 
-def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(trained_run):
-    out, _ = trained_run
+def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(fitted_run):
+    out, _ = fitted_run
     scalars, images = _tags(out)
     expected = {
         "train/loss_epoch",
@@ -121,8 +121,8 @@ def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(trained_
     assert {"val/confusion_matrix", "val/sequences"} <= images
 
 
-def test_hparams_view_holds_settings_and_final_scores(trained_run):
-    out, metrics = trained_run
+def test_hparams_view_holds_settings_and_final_scores(fitted_run):
+    out, metrics = fitted_run
     content = {}
     for events in (out / "tensorboard").glob("events.out.tfevents.*"):
         accumulator = EventAccumulator(str(events))

@@ -95,16 +95,14 @@ class ConvLSTMEncoder(nn.Module):
             lengths = torch.full((x.shape[0],), steps, device=x.device)
         last_step = (lengths.to(x.device) - 1).view(-1, 1, 1, 1)
         states = [cell.initial_state(x[:, 0]) for cell in self.cells]
-        final = None
+        final = states[-1][0]
         for t in range(steps):
             layer_input = x[:, t]
             for index, cell in enumerate(self.cells):
                 states[index] = cell(layer_input, states[index])
                 layer_input = states[index][0]
             # Steps after a sequence's end only see padding: keep the state of its last real step.
-            final = (
-                layer_input if final is None else torch.where(last_step == t, layer_input, final)
-            )
+            final = torch.where(last_step == t, layer_input, final)
         return final
 
 
@@ -120,7 +118,7 @@ class MonthEncoding(nn.Module):
     def forward(self, x: Tensor, months: Tensor) -> Tensor:
         angle = (months.to(x.dtype) - 1) * (2 * math.pi / 12)
         planes = torch.stack([torch.sin(angle), torch.cos(angle)], dim=2)
-        planes = planes[..., None, None].expand(-1, -1, -1, *x.shape[-2:])
+        planes = planes[..., None, None].expand(-1, -1, -1, x.shape[-2], x.shape[-1])
         return torch.cat([x, planes], dim=2)
 
 
@@ -154,7 +152,7 @@ class ConvLSTMClassifier(nn.Module):
     ) -> Tensor:
         batch, steps = image.shape[:2]
         x = self.downsample(image.flatten(0, 1))
-        x = x.view(batch, steps, *x.shape[1:])
+        x = x.unflatten(0, (batch, steps))
         if self.month_encoding is not None:
             if months is None:
                 raise ValueError("this model was built with month_encoding=True: pass months")

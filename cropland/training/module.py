@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torchmetrics import MetricCollection
 
+from cropland.models.normalization import standardize_valid_steps
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.report import confusion_matrix_figure
 
@@ -81,12 +82,10 @@ class CropSequenceClassifier(L.LightningModule):
         self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
     ) -> Tensor:
         """Logits from images scaled to [0, 1], shape (batch, time, channels, H, W)."""
-        image = (image - self.channel_mean) / self.channel_std
-        if lengths is not None:
-            # Padded steps hold zeros before normalization; keep them at zero after it.
-            steps = torch.arange(image.shape[1], device=image.device)
-            valid = steps[None, :] < lengths.to(image.device)[:, None]
-            image = image * valid[:, :, None, None, None]
+        if lengths is None:
+            image = (image - self.channel_mean) / self.channel_std
+        else:
+            image = standardize_valid_steps(image, lengths, self.channel_mean, self.channel_std)
         return self.net(image, lengths=lengths, months=months)
 
     def _metrics(self, stage: str) -> MetricCollection:

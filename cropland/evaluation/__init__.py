@@ -1,0 +1,1 @@
+"""Scoring a trained classifier on a prepared file: predictions, intervals, early season."""

@@ -1,0 +1,266 @@
+"""The model card written beside an exported model, as JSON.
+
+It says what the file expects and returns (names, shapes, free axes, channel order, scaling,
+months), what it was trained on (the run folder's ``config.yaml`` and the prepared file's
+summary) and how it scored (``metrics.json``). What cannot be found is null, and
+``unavailable`` says why.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from omegaconf import OmegaConf
+
+from cropland.data.layout import IMAGE_SIZE, MONTHS
+from cropland.data.prepare import summary_path
+from cropland.inference.checkpoint import run_folder_of
+
+if TYPE_CHECKING:
+    from cropland.training.module import CropSequenceClassifier
+
+# The data settings of a run's config.yaml that say which sequences it trained and tested on.
+DATA_KEYS = ("path", "channels", "split", "val_fraction", "test_fraction", "seed", "synthetic")
+
+_NOT_IN_RUN_FOLDER = (
+    "the checkpoint is not in a training run's checkpoints/ folder (beside its config.yaml)"
+)
+
+
+def model_card(
+    classifier: CropSequenceClassifier,
+    checkpoint: dict[str, Any],
+    ckpt_path: Path,
+    model_path: Path,
+    format: str,
+    check: dict[str, Any],
+) -> dict[str, Any]:
+    """The card of ``model_path``, exported in ``format`` from ``ckpt_path`` (whose contents are
+    ``checkpoint``); ``check`` describes how the exported file was compared with PyTorch."""
+    hparams = classifier.hparams
+    net = dict(hparams.net)
+    channels = list(hparams.channels)
+    uses_months = bool(net.get("month_encoding", False))
+    run_folder = run_folder_of(ckpt_path)
+    unavailable: dict[str, str] = {}
+    return {
+        "format": format,
+        "file": model_path.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exported_with": _versions(format, model_path),
+        "checkpoint": {
+            "path": str(ckpt_path.resolve()),
+            "epoch": checkpoint.get("epoch"),
+            "global_step": checkpoint.get("global_step"),
+        },
+        "run_folder": str(run_folder) if run_folder else None,
+        "classes": list(hparams.classes),
+        "channels": channels,
+        "normalization": {
+            "inside_model": True,
+            "input_scale": "[0, 1]: 8-bit pixel values divided by 255",
+            "formula": "(image - mean) / std per channel; padded steps are then set to 0",
+            "mean": list(hparams.channel_mean),
+            "std": list(hparams.channel_std),
+        },
+        "image_size": IMAGE_SIZE,
+        "months": {"trained_for": list(MONTHS), "uses_month_encoding": uses_months},
+        "network": net,
+        "inputs": _inputs(len(channels), uses_months, net.get("readout", "last_valid")),
+        "outputs": [
+            {
+                "name": "logits",
+                "dtype": "float32",
+                "shape": ["batch", len(hparams.classes)],
+                "free_axes": ["batch"],
+                "description": "unnormalized class scores in the order of classes; "
+                "softmax over axis 1 gives probabilities",
+            }
+        ],
+        "training_data": _training_data(run_folder, unavailable),
+        "test_metrics": _test_metrics(run_folder, ckpt_path, checkpoint, unavailable),
+        "check": check,
+        "usage": _usage(format, model_path.name),
+        "unavailable": unavailable,
+    }
+
+
+def _versions(format: str, model_path: Path) -> dict[str, Any]:
+    try:
+        cropland_version = version("cropland")
+    except PackageNotFoundError:
+        cropland_version = None
+    versions: dict[str, Any] = {"cropland": cropland_version, "torch": torch.__version__}
+    if format == "onnx":
+        import onnx  # an optional dependency (the export extra), present when format is onnx
+
+        model = onnx.load(str(model_path), load_external_data=False)
+        versions["onnx_opset"] = next(
+            (entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")),
+            None,
+        )
+    return versions
+
+
+def _inputs(num_channels: int, uses_months: bool, readout: str) -> list[dict[str, Any]]:
+    reading = (
+        "the logits come from each sequence's own last step"
+        if readout == "last_valid"
+        else "the logits come from the batch's last step, padding included (readout=last_step)"
+    )
+    months = (
+        "used: sin/cos of the month angle are input planes"
+        if uses_months
+        else "ignored by this model (trained without month encoding) but still required, "
+        "so that every exported model is called alike; zeros will do"
+    )
+    return [
+        {
+            "name": "image",
+            "dtype": "float32",
+            "shape": ["batch", "time", num_channels, IMAGE_SIZE, IMAGE_SIZE],
+            "free_axes": ["batch", "time"],
+            "description": "each sequence's patches in time order, channels in the order of "
+            "channels, scaled to [0, 1]; steps from lengths[i] on are padding (any values)",
+        },
+        {
+            "name": "lengths",
+            "dtype": "int64",
+            "shape": ["batch"],
+            "free_axes": ["batch"],
+            "description": f"real steps of each sequence, 1 <= lengths[i] <= time; {reading}",
+        },
+        {
+            "name": "months",
+            "dtype": "int64",
+            "shape": ["batch", "time"],
+            "free_axes": ["batch", "time"],
+            "description": f"calendar month (1-12) of each step, any value on padding; {months}",
+        },
+    ]
+
+
+def _training_data(run_folder: Path | None, unavailable: dict[str, str]) -> dict | None:
+    if run_folder is None:
+        unavailable["training_data"] = _NOT_IN_RUN_FOLDER
+        return None
+    config = OmegaConf.load(run_folder / "config.yaml")
+    data = config.get("data")
+    if data is None:
+        unavailable["training_data"] = f"{run_folder / 'config.yaml'} has no data section"
+        return None
+    settings = {
+        key: OmegaConf.to_container(data[key]) if OmegaConf.is_config(data[key]) else data[key]
+        for key in DATA_KEYS
+        if key in data
+    }
+    summary = None
+    if settings.get("path"):
+        file = summary_path(_as_run_saw_it(Path(settings["path"]), run_folder))
+        if file.is_file():
+            # Counts only: the lists of skipped files can be long and name local paths.
+            content = json.loads(file.read_text())
+            summary = {k: v for k, v in content.items() if not isinstance(v, list)}
+        else:
+            unavailable["training_data.prepared_file_summary"] = f"{file} does not exist (any more)"
+    return {"config": settings, "prepared_file_summary": summary}
+
+
+def _test_metrics(
+    run_folder: Path | None, ckpt_path: Path, checkpoint: dict, unavailable: dict[str, str]
+) -> dict | None:
+    if run_folder is None:
+        unavailable["test_metrics"] = _NOT_IN_RUN_FOLDER
+        return None
+    metrics_file = run_folder / "metrics.json"
+    if not metrics_file.is_file():
+        unavailable["test_metrics"] = f"{metrics_file} does not exist: the run did not finish"
+        return None
+    metrics = json.loads(metrics_file.read_text())
+    test = {key: value for key, value in sorted(metrics.items()) if key.startswith("test/")}
+    if not test:
+        unavailable["test_metrics"] = (
+            f"{metrics_file} has no test/* metrics: the run did not test (test=false or a "
+            "debug run)"
+        )
+        return None
+    tested = _tested_checkpoint(run_folder, ckpt_path, checkpoint)
+    if tested is None:
+        unavailable["test_metrics.checkpoint"] = (
+            "no ModelCheckpoint state says which checkpoint the run tested"
+        )
+    elif tested.name != ckpt_path.name and not _same_weights(tested, checkpoint):
+        unavailable["test_metrics"] = (
+            f"{metrics_file} holds the test metrics of {tested.name} (the run's best "
+            f"checkpoint), not of {ckpt_path.name}; export {tested} for a card with them"
+        )
+        return None
+    return {"checkpoint": tested.name if tested else None, "metrics": test}
+
+
+def _tested_checkpoint(run_folder: Path, ckpt_path: Path, checkpoint: dict) -> Path | None:
+    """The checkpoint train.py tested: the best one when training ended. ``last.ckpt`` is saved
+    after the best at the end of every epoch, so its record of the best is the final one."""
+    last = run_folder / "checkpoints" / "last.ckpt"
+    callbacks = checkpoint.get("callbacks") or {}
+    if last.is_file() and last.resolve() != ckpt_path.resolve():
+        callbacks = (_load_quietly(last) or {}).get("callbacks") or {}
+    for key, state in callbacks.items():
+        if str(key).startswith("ModelCheckpoint") and state.get("best_model_path"):
+            return run_folder / "checkpoints" / Path(state["best_model_path"]).name
+    return None
+
+
+def _same_weights(other: Path, checkpoint: dict) -> bool:
+    """Whether ``other`` was saved at the same training step (``last.ckpt`` after a best epoch)."""
+    saved = _load_quietly(other)
+    return saved is not None and all(
+        saved.get(key) == checkpoint.get(key) for key in ("epoch", "global_step")
+    )
+
+
+def _load_quietly(path: Path) -> dict | None:
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: the card then says the metrics cannot be attributed
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def _as_run_saw_it(path: Path, run_folder: Path) -> Path:
+    """A relative data path resolved against the folder training ran from (Hydra records it)."""
+    if path.is_absolute():
+        return path
+    hydra_config = run_folder / ".hydra" / "hydra.yaml"
+    if hydra_config.is_file():
+        cwd = OmegaConf.select(OmegaConf.load(hydra_config), "hydra.runtime.cwd")
+        if cwd:
+            return Path(cwd) / path
+    return path
+
+
+def _usage(format: str, file_name: str) -> str:
+    shapes = (
+        "# image: float32 (batch, time, channels, 65, 65) in [0, 1]; lengths: int64 (batch,);\n"
+        "# months: int64 (batch, time). Channel order and classes: see this card.\n"
+    )
+    if format == "onnx":
+        return (
+            "import onnxruntime\n\n"
+            f'session = onnxruntime.InferenceSession("{file_name}")\n'
+            + shapes
+            + '(logits,) = session.run(["logits"], '
+            '{"image": image, "lengths": lengths, "months": months})\n'
+            "predicted = [classes[i] for i in logits.argmax(axis=1)]\n"
+        )
+    return (
+        "import torch\n\n"
+        f'model = torch.jit.load("{file_name}")\n' + shapes + "with torch.no_grad():\n"
+        "    logits = model(image, lengths, months)\n"
+        "predicted = [classes[i] for i in logits.argmax(dim=1).tolist()]\n"
+    )

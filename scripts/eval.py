@@ -1,0 +1,21 @@
+"""Score a checkpoint on the test split: python scripts/eval.py ckpt_path=<ckpt> [data.path=...]
+
+Writes metrics.json, report.txt, per_class.csv, early_season.csv and figures into
+outputs/eval/runs/<time>/.
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from cropland.cli import exit_on_user_error
+from cropland.evaluation.evaluate import evaluate
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()
