@@ -40,3 +40,30 @@ def channel_indices(sensors: Sequence[str], available: Sequence[str]) -> list[in
             f"channels {missing} are not in the data file (it holds {list(available)})"
         )
     return [list(available).index(c) for c in wanted]
+
+
+def sensors_of_channels(channels: Sequence[str]) -> list[str]:
+    """The sensors whose channels are exactly ``channels``, in order (a model's input).
+
+    ``["red", "green", "blue", "ndvi45"]`` -> ``["RGB", "NDVI45"]``.
+    """
+    sensors: list[str] = []
+    position = 0
+    names = list(channels)
+    while position < len(names):
+        sensor = next(
+            (
+                s
+                for s in SENSORS
+                if tuple(names[position : position + len(SENSOR_CHANNELS[s])]) == SENSOR_CHANNELS[s]
+            ),
+            None,
+        )
+        if sensor is None:
+            raise CroplandError(
+                f"channels {names} do not split into whole sensors ({', '.join(SENSORS)}) "
+                f"at {names[position]!r}"
+            )
+        sensors.append(sensor)
+        position += len(SENSOR_CHANNELS[sensor])
+    return sensors
