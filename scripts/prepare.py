@@ -1,6 +1,7 @@
-"""Convert the dataset's PNG tree into one prepared HDF5 file.
+"""Convert the dataset (its PNG tree, or the published project's HDF5) into one prepared file.
 
 python scripts/prepare.py src=data/dataset_ca_19 dst=data/ca19.h5 [overwrite=true]
+python scripts/prepare.py src=data/dataset_ca_19.hdf5 dst=data/ca19.h5
 """
 
 from __future__ import annotations

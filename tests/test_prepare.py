@@ -296,13 +296,13 @@ def test_failure_mid_write_leaves_no_dst(
     calls = 0
     files_at_crash = []
 
-    def read_then_fail(path, sensor):
+    def read_then_fail(source, sensor, **kwargs):
         nonlocal calls
         calls += 1
         if calls > files_checked + 3 * len(SENSORS):  # a few records into writing
             files_at_crash.extend(out.iterdir())
             raise RuntimeError("simulated crash")
-        return read_patch(path, sensor)
+        return read_patch(source, sensor, **kwargs)
 
     monkeypatch.setattr(prepare_module, "read_patch", read_then_fail)
     monkeypatch.setattr(prepare_module, "BATCH_RECORDS", 2)
@@ -311,6 +311,182 @@ def test_failure_mid_write_leaves_no_dst(
 
     assert [p.suffix for p in files_at_crash] == [".tmp"]  # it was writing, not yet renamed
     assert list(out.iterdir()) == []
+
+
+# --- messy real trees: each oddity is reported with the files involved ------------------------
+
+
+def skipped_paths(summary: dict, reason: str) -> set[str]:
+    return {item["path"] for item in summary["skipped"] if item["reason"] == reason}
+
+
+def details(summary: dict, reason: str) -> list[str]:
+    return [item["detail"] for item in summary["skipped"] if item["reason"] == reason]
+
+
+def test_duplicate_records_list_every_copy(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    copies = write_record(root, 1, 201907, split="test")  # the same point and date again
+    originals = {p for p in (root / "RGB").rglob("*_201907_*")} | {
+        root / patch_path(PatchName(1, 201907, "QC", "CORN", s), "training") for s in SENSORS
+    }
+
+    summary = prepare(root, tmp_path / "out.h5", min_length=2)
+
+    involved = {str(p) for p in originals | set(copies.values())}
+    assert skipped_paths(summary, "duplicate_record") == involved
+    assert len(involved) == 2 * len(SENSORS)
+    assert "point 1 on 201907 has several" in details(summary, "duplicate_record")[0]
+    assert list(PreparedFile(tmp_path / "out.h5").records.date) == [201906, 201908]
+
+
+def test_label_change_within_a_year_lists_the_point_files(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7], crop="CORN")
+    write_record(root, 1, 201908, crop="SOYBEAN")
+    write_sequence(root, 2, [6, 7, 8])
+
+    summary = prepare(root, tmp_path / "out.h5")
+
+    assert skipped_paths(summary, "label_conflict") == {
+        str(p) for p in (root).rglob("POINT_1_*.png")
+    }
+    assert set(details(summary, "label_conflict")) == {
+        "point 1 in 2019 is labelled CORN and SOYBEAN"
+    }
+    assert list(PreparedFile(tmp_path / "out.h5").sequences.point) == [2]
+
+
+def test_mixed_image_sizes_skip_the_odd_ones(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    larger = write_record(root, 1, 201909)
+    for sensor in ("RGB", "NDVI"):
+        Image.new("RGB", (130, 130)).save(larger[sensor])
+    write_sequence(root, 2, [6, 7, 8])
+    smaller = write_record(root, 2, 201909)["PSRI"]
+    Image.new("RGB", (64, 64)).save(smaller)
+
+    summary = prepare(root, tmp_path / "out.h5")
+
+    assert skipped_paths(summary, "wrong_size") == {
+        str(larger["RGB"]),
+        str(larger["NDVI"]),
+        str(smaller),
+    }
+    assert "64x64 pixels, expected 65x65" in details(summary, "wrong_size")
+    assert summary["skipped_by_reason"]["bad_image_in_record"] == 4 + 5
+    assert list(PreparedFile(tmp_path / "out.h5").sequences.length) == [3, 3]
+
+
+def test_extension_rules(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    first = write_record(root, 1, 201906)
+    write_sequence(root, 1, [7, 8])
+    upper = first["RGB"].rename(first["RGB"].with_suffix(".PNG"))
+    title = first["NDVI"].rename(first["NDVI"].with_suffix(".Png"))
+    backup = first["GNDVI"].with_name(first["GNDVI"].name + ".bak")
+    backup.write_bytes(first["GNDVI"].read_bytes())  # beside the .png it copies
+    jpeg = write_record(root, 1, 201909)["OSAVI"]
+    jpeg = jpeg.rename(jpeg.with_suffix(".jpg"))
+    thumbs = root / "RGB" / "training" / "CORN" / "Thumbs.db"
+    thumbs.write_bytes(b"\0")
+    notes = root / "notes.txt"
+    notes.write_text("downloaded in 2023")
+
+    summary = prepare(root, tmp_path / "out.h5")
+
+    # .PNG and .Png are PNGs: read, and listed so that the user knows.
+    assert {n["path"]: n["reason"] for n in summary["notices"]} == {
+        str(upper): "extension_case",
+        str(title): "extension_case",
+    }
+    assert list(PreparedFile(tmp_path / "out.h5").records.date) == [201906, 201907, 201908]
+    # Other extensions of a patch name are skipped, with the name to rename them to.
+    assert skipped_paths(summary, "odd_extension") == {str(backup), str(jpeg)}
+    odd = {item["path"]: item["detail"] for item in summary["skipped"]}
+    assert f"rename it to {jpeg.stem}.png" in odd[str(jpeg)]
+    assert f"rename it to {first['GNDVI'].name}" in odd[str(backup)]
+    assert skipped_paths(summary, "stray_file") == {str(thumbs), str(notes)}
+    assert summary["skipped_by_reason"]["missing_sensor"] == 5  # 201909 lost its OSAVI
+
+
+@pytest.mark.parametrize(
+    ("folders", "kind", "found", "expected"),
+    [
+        (("rgb", "training", "CORN"), "sensor", "rgb", "RGB"),
+        (("RGB", "Training", "CORN"), "split", "Training", "training"),
+        (("RGB", "training", "corn"), "class", "corn", "CORN"),
+    ],
+)
+def test_folder_names_that_differ_only_in_case_are_misplaced(
+    tmp_path: Path, folders: tuple[str, str, str], kind: str, found: str, expected: str
+) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    rgb = write_record(root, 1, 201909)["RGB"]
+    moved = root.joinpath(*folders, rgb.name)
+    moved.parent.mkdir(parents=True, exist_ok=True)
+    rgb.rename(moved)
+
+    summary = prepare(root, tmp_path / "out.h5")
+
+    assert skipped_paths(summary, "misplaced") == {str(moved)}
+    assert details(summary, "misplaced") == [
+        f"{kind} folder {found!r} differs from {expected!r} only in case; folder names are "
+        f"matched exactly, so rename the folder to {expected} (nothing else needs to change)"
+    ]
+    assert summary["skipped_by_reason"]["missing_sensor"] == 5
+
+
+def test_a_tree_with_lowercase_sensor_folders_says_to_rename_them(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    for sensor in SENSORS:
+        (root / sensor).rename(root / sensor.lower())
+
+    with pytest.raises(CroplandError) as error:
+        prepare(root, tmp_path / "out.h5")
+    assert "differs from 'GNDVI' only in case" in str(error.value)  # the first, alphabetically
+    assert "rename the folder to GNDVI" in str(error.value)
+    assert "src must be the folder" not in str(error.value)  # src is right
+
+
+def test_unknown_province_is_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    write_sequence(root, 2, [6, 7, 8], province="XX")
+
+    summary = prepare(root, tmp_path / "out.h5")
+
+    assert skipped_paths(summary, "unknown_province") == {
+        str(p) for p in root.rglob("POINT_2_*.png")
+    }
+    assert "province XX is not one of AB, BC" in details(summary, "unknown_province")[0]
+
+
+def test_printed_summary_shows_counts_and_example_files_per_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")  # no wrapping, so that each row is one line
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    write_record(root, 1, 201908, split="test")
+    png = write_record(root, 2, 201906)["RGB"]
+    upper = png.rename(png.with_suffix(".PNG"))
+
+    summary = prepare(root, tmp_path / "out.h5", min_length=2)
+
+    lines = capsys.readouterr().out.splitlines()
+    duplicates = sorted(skipped_paths(summary, "duplicate_record"))
+    row = next(line for line in lines if "duplicate_record" in line)
+    assert " 12 " in row
+    assert str(Path(duplicates[0]).relative_to(root)) in row  # the first of three examples
+    assert sum(str(Path(p).relative_to(root)) in "\n".join(lines) for p in duplicates) == 3
+    notice = next(line for line in lines if "extension_case" in line)
+    assert str(upper.relative_to(root)) in notice
+    assert any(str(summary_path(tmp_path / "out.h5")) in line for line in lines)
 
 
 # --- reading one patch -------------------------------------------------------------------------

@@ -4,6 +4,22 @@ The tree is ``<root>/<SENSOR>/<training|validation|test>/<CLASS>/POINT_..._<SENS
 (see :mod:`cropland.data.layout`). :func:`scan_tree` only looks at paths; it never opens an
 image. Files that cannot be a patch of this layout are returned with the reason they were
 left out, so that preparation can report them instead of failing.
+
+Rules for messy trees (every file is either read, or skipped with one of these reasons):
+
+- ``stray_file``: not a patch at all (``Thumbs.db``, ``notes.txt``). Skipped.
+- ``odd_extension``: a patch name with another extension (``.jpg``, ``.png.bak``, none). Only
+  PNG files are read, so it is skipped; the detail names the ``.png`` name to rename it to.
+- ``bad_name``: a ``.png`` whose name does not parse. Skipped.
+- ``unknown_province``: a province code that is not one of ``PROVINCES``. Skipped.
+- ``misplaced``: wrong depth, or folders that disagree with the file name. A sensor, split or
+  class folder that matches only when case is ignored (``rgb/``, ``Training/``) is misplaced
+  too: folder names are part of the layout, so we do not guess; the detail says that renaming
+  the folder is all it takes.
+- ``unreadable_folder``: a folder that cannot be listed.
+
+A patch name whose extension is ``.png`` in another case (``.PNG``, ``.Png``) is a PNG: it is
+read, and listed as an ``extension_case`` notice so that the user knows.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ from PIL import Image
 
 from cropland.data.layout import (
     IMAGE_SIZE,
+    PROVINCES,
     SENSORS,
     SPLIT_FOLDERS,
     PatchName,
@@ -48,6 +65,8 @@ _DECODE_ERRORS = (
 _RGB_MODES = frozenset({"RGB", "RGBA", "P"})
 _INDEX_MODES = frozenset({"L", "LA", "RGB", "RGBA", "P"})
 
+_WRONG_DEPTH = "not at <SENSOR>/<split folder>/<CLASS>/ below src"
+
 
 class PatchReadError(CroplandError):
     """A patch file that cannot be used; ``reason`` is a short key for skip reports."""
@@ -74,24 +93,34 @@ class SkippedFile:
     detail: str
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something odd about a file that is read all the same (``reason``: a short key)."""
+
+    path: Path
+    reason: str
+    detail: str
+
+
 @dataclass
 class TreeScan:
     patches: list[PatchFile]
     skipped: list[SkippedFile]
+    notices: list[Notice]
 
 
 def scan_tree(root: str | os.PathLike) -> TreeScan:
     """List every file under ``root`` as a patch or as skipped with a reason.
 
-    Reasons: ``stray_file`` (not a .png, e.g. ``Thumbs.db``), ``bad_name`` (a .png whose name
-    does not parse), ``misplaced`` (wrong depth, or folders that disagree with the file name),
-    ``unreadable_folder``. Raises :class:`CroplandError` when ``root`` is not a folder or holds
-    no patch at all, since then ``src`` is almost certainly the wrong path.
+    Reasons and notices are listed in the module docstring. Raises :class:`CroplandError` when
+    ``root`` is not a folder or holds no patch at all, since then ``src`` is almost certainly
+    the wrong path.
     """
     root = Path(root)
     _check_root(root)
     patches: list[PatchFile] = []
     skipped: list[SkippedFile] = []
+    notices: list[Notice] = []
 
     def folder_error(error: OSError) -> None:
         skipped.append(SkippedFile(Path(error.filename), "unreadable_folder", str(error)))
@@ -100,13 +129,20 @@ def scan_tree(root: str | os.PathLike) -> TreeScan:
         folders = Path(folder).relative_to(root).parts
         for filename in files:
             entry = _classify(Path(folder, filename), (*folders, filename))
-            (patches if isinstance(entry, PatchFile) else skipped).append(entry)
+            if isinstance(entry, SkippedFile):
+                skipped.append(entry)
+                continue
+            patches.append(entry)
+            if not filename.endswith(".png"):
+                detail = f"read as a PNG; its usual name is {entry.name.filename}"
+                notices.append(Notice(entry.path, "extension_case", detail))
 
+    skipped.sort(key=lambda s: s.path)
     if not patches:
         raise CroplandError(_no_patches_message(root, skipped))
     patches.sort(key=lambda p: p.path)
-    skipped.sort(key=lambda s: s.path)
-    return TreeScan(patches, skipped)
+    notices.sort(key=lambda n: n.path)
+    return TreeScan(patches, skipped, notices)
 
 
 def _check_root(root: Path) -> None:
@@ -122,47 +158,89 @@ def _check_root(root: Path) -> None:
 
 def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | SkippedFile:
     filename = parts[-1]
-    if not filename.endswith(".png"):
-        return SkippedFile(path, "stray_file", "not a .png file")
-    name = parse_patch_name(filename)
+    stem, dot, extension = filename.rpartition(".")
+    if not dot or extension.lower() != "png":
+        return _not_a_png(path, filename)
+    name = parse_patch_name(f"{stem}.png")
     if name is None:
         return SkippedFile(path, "bad_name", f"name is not {PATCH_NAME}")
+    if name.province not in PROVINCES:
+        detail = f"province {name.province} is not one of {', '.join(PROVINCES)}"
+        return SkippedFile(path, "unknown_province", detail)
     if len(parts) != 4:
-        return SkippedFile(path, "misplaced", "not at <SENSOR>/<split folder>/<CLASS>/ below src")
+        return SkippedFile(path, "misplaced", _WRONG_DEPTH)
     sensor_folder, split_folder, class_folder, _ = parts
     if sensor_folder != name.sensor:
+        if sensor_folder.upper() == name.sensor:
+            return _folder_case(path, "sensor", sensor_folder, name.sensor)
         return SkippedFile(path, "misplaced", f"{name.sensor} patch in the {sensor_folder} folder")
     if split_folder not in SPLIT_FOLDERS:
+        if split_folder.lower() in SPLIT_FOLDERS:
+            return _folder_case(path, "split", split_folder, split_folder.lower())
         return SkippedFile(
             path,
             "misplaced",
             f"split folder {split_folder!r} is not one of {', '.join(SPLIT_FOLDERS)}",
         )
     if class_folder != name.crop:
+        if class_folder.upper() == name.crop:
+            return _folder_case(path, "class", class_folder, name.crop)
         return SkippedFile(path, "misplaced", f"crop {name.crop} in class folder {class_folder}")
     return PatchFile(path, name, split_folder)
 
 
+def _not_a_png(path: Path, filename: str) -> SkippedFile:
+    """A patch name with another extension is worth a rename hint; anything else is stray."""
+    base = filename
+    while True:
+        if parse_patch_name(f"{base}.png") is not None:
+            extension = filename[len(base) :] or "no extension"
+            detail = (
+                f"a patch name with {extension}, not .png; only PNG files are read: "
+                f"rename it to {base}.png if it is a PNG patch to use, else remove it"
+            )
+            return SkippedFile(path, "odd_extension", detail)
+        base, dot, _ = base.rpartition(".")
+        if not dot:
+            return SkippedFile(path, "stray_file", "not a .png file")
+
+
+def _folder_case(path: Path, kind: str, found: str, expected: str) -> SkippedFile:
+    detail = (
+        f"{kind} folder {found!r} differs from {expected!r} only in case; folder names are "
+        f"matched exactly, so rename the folder to {expected} (nothing else needs to change)"
+    )
+    return SkippedFile(path, "misplaced", detail)
+
+
 def _no_patches_message(root: Path, skipped: list[SkippedFile]) -> str:
     message = f"no patch images under src={root}; expected files laid out as {EXPECTED_LAYOUT}"
-    misplaced = sum(s.reason == "misplaced" for s in skipped)
+    misplaced = [s for s in skipped if s.reason == "misplaced"]
     if misplaced:
+        example = misplaced[0]
         message += (
-            f" ({misplaced} patch files are at other places: src must be the folder that holds "
-            f"{', '.join(SENSORS)})"
+            f" ({len(misplaced)} patch files are at other places, e.g. {example.path}: "
+            f"{example.detail}"
         )
+        if any(s.detail == _WRONG_DEPTH for s in misplaced):
+            message += f"; src must be the folder that holds {', '.join(SENSORS)}"
+        message += ")"
     elif skipped:
         message += f" (found {len(skipped)} other files)"
     return message
 
 
-def read_patch(source: str | os.PathLike | BinaryIO, sensor: str) -> np.ndarray:
+def read_patch(
+    source: str | os.PathLike | BinaryIO, sensor: str, label: str | None = None
+) -> np.ndarray:
     """Decode one patch PNG into uint8 ``(channels, 65, 65)``: 3 channels for RGB, 1 for an index.
 
-    ``source`` is a path or an open binary file (PNG bytes from another container).
-    Raises :class:`PatchReadError` with reason ``unreadable``, ``wrong_size`` or ``wrong_mode``.
+    ``source`` is a path or an open binary file (PNG bytes from another container); ``label``
+    names it in errors (default: the path). Raises :class:`PatchReadError` with reason
+    ``unreadable``, ``wrong_size`` or ``wrong_mode``.
     """
-    label = str(source) if isinstance(source, str | os.PathLike) else repr(source)
+    if label is None:
+        label = str(source) if isinstance(source, str | os.PathLike) else repr(source)
     try:
         with Image.open(source, formats=["PNG"]) as image:
             _check_header(image, sensor, label)

@@ -1,22 +1,28 @@
 """Turn the dataset into one prepared HDF5 file (format in :mod:`cropland.data.prepared_file`).
 
-Two halves, so that another input format can reuse the second one:
+``src`` is recognised by its content: a folder is the PNG tree, an HDF5 file is the published
+project's ``dataset_ca_19.hdf5``. Two halves, so that both formats share the second one:
 
-- a reader turns its source into :class:`Patch` es (one sensor's image of one point and date,
-  with a way to decode it) plus the files it left out (:func:`_read_png_tree` for the tree);
+- a reader (:func:`_read_png_tree`, :func:`_read_published_file`) turns its source into
+  :class:`Patch` es (one sensor's image of one point and date, with a way to read its PNG
+  bytes), the files or rows it left out, and those it read with a notice;
 - :func:`select_sequences` groups patches into records and sequences, decodes every image
   once to check it, and lists what it skipped and why; :func:`_prepare` then streams the
   pixels into the file, decoding them a second time so that memory stays bounded.
 
-Skip reasons found here: ``missing_sensor``, ``duplicate_record``, ``label_conflict``, the
-image reasons of :class:`~cropland.data.png_tree.PatchReadError` (``unreadable``,
-``wrong_size``, ``wrong_mode``) and ``bad_image_in_record`` for the other sensors of such a
-record. The tree reader adds its own (see :func:`~cropland.data.png_tree.scan_tree`).
+Skip reasons found here: ``missing_sensor``, ``duplicate_record`` (one point and date with
+several images of a sensor: all of that point and date goes), ``label_conflict`` (a point
+labelled with several crops in one year: all of that point and year goes), the image reasons
+of :class:`~cropland.data.png_tree.PatchReadError` (``unreadable``, ``wrong_size``,
+``wrong_mode``) and ``bad_image_in_record`` for the other sensors of such a record. The readers
+add their own (see :mod:`cropland.data.png_tree` and :mod:`cropland.data.published_hdf5`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +34,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from cropland.data.layout import (
     CHANNELS,
@@ -37,13 +44,20 @@ from cropland.data.layout import (
     SPLIT_FOLDERS,
     PatchName,
 )
-from cropland.data.png_tree import PatchReadError, read_patch, scan_tree
+from cropland.data.png_tree import EXPECTED_LAYOUT, PatchReadError, read_patch, scan_tree
 from cropland.data.prepared_file import RecordTable, SequenceTable, write_prepared_file
+from cropland.data.published_hdf5 import SPLIT_FOLDER as PUBLISHED_SPLIT_FOLDER
+from cropland.data.published_hdf5 import PublishedFile, is_hdf5
 from cropland.errors import CroplandError
 from cropland.io import write_json_atomic
 
 # Records decoded and written together: ~8.6 MB of pixels, whatever the dataset's size.
 BATCH_RECORDS = 256
+
+# Example sources shown per reason in the printed summary; the JSON summary lists them all.
+EXAMPLES_PER_REASON = 3
+
+EXPECTED_SRC = f"the dataset folder laid out as {EXPECTED_LAYOUT}, or the published .hdf5 file"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +67,14 @@ class Patch:
     name: PatchName
     split_folder: str
     source: str  # where it is, as shown in the skip report
-    load: Callable[[], np.ndarray]  # uint8 (channels, H, W); raises PatchReadError
+    read: Callable[[], bytes]  # the PNG file's bytes; raises PatchReadError
+
+    def decode(self, png: bytes) -> np.ndarray:
+        """uint8 ``(channels, H, W)`` from the bytes ``read`` gave; raises PatchReadError."""
+        return read_patch(io.BytesIO(png), self.name.sensor, label=self.source)
+
+    def load(self) -> np.ndarray:
+        return self.decode(self.read())
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +82,26 @@ class Skipped:
     source: str
     reason: str
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something odd about a file that was read all the same (e.g. ``extension_case``)."""
+
+    source: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class SourceContents:
+    """What a reader found in ``src``."""
+
+    format: str  # png_tree | published_hdf5
+    patches: list[Patch]
+    skipped: list[Skipped]
+    notices: list[Notice]
+    split_folders: tuple[str, ...]  # the folders its patches can be in, in display order
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +116,11 @@ class Record:
         """Point, date, province and crop, which all its patches share."""
         return self.patches[0].name
 
-    def load(self) -> np.ndarray:
-        return np.concatenate([patch.load() for patch in self.patches])
+    def read(self) -> list[bytes]:
+        return [patch.read() for patch in self.patches]
+
+    def decode(self, pngs: list[bytes]) -> np.ndarray:
+        return np.concatenate([p.decode(png) for p, png in zip(self.patches, pngs, strict=True)])
 
 
 @dataclass
@@ -98,16 +142,19 @@ def prepare_dataset(
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
-    """Prepare the PNG tree ``src`` into the HDF5 file ``dst``; return the summary.
+    """Prepare ``src`` (PNG tree folder or published HDF5) into the HDF5 file ``dst``.
 
-    The summary is also printed and written beside ``dst`` as ``<dst stem>.summary.json``.
-    Bad input (missing folder, existing ``dst``, nothing usable) raises :class:`CroplandError`;
-    bad files inside the tree are skipped and reported in the summary.
+    Returns the summary, which is also printed and written beside ``dst`` as
+    ``<dst stem>.summary.json``. Bad input (missing ``src``, existing ``dst``, nothing usable)
+    raises :class:`CroplandError`; bad files or rows inside ``src`` are skipped and reported.
     """
     src, dst = Path(src), Path(dst)
+    if dst.exists() and src.exists() and dst.samefile(src):
+        # With overwrite=true the published file would be replaced by its own conversion.
+        raise CroplandError(f"dst={dst} is src itself; choose another dst, e.g. dst=data/ca19.h5")
     _check_options(dst, min_length, overwrite)
-    patches, skipped = _read_png_tree(src)
-    return _prepare(patches, skipped, str(src), dst, min_length, overwrite, progress)
+    with _read_source(src) as contents:
+        return _prepare(contents, str(src), dst, min_length, overwrite, progress)
 
 
 def summary_path(dst: str | os.PathLike) -> Path:
@@ -129,20 +176,56 @@ def _exists_message(dst: Path) -> str:
     return f"dst={dst} already exists; set overwrite=true to replace it, or choose another dst"
 
 
-def _read_png_tree(src: Path) -> tuple[list[Patch], list[Skipped]]:
+@contextlib.contextmanager
+def _read_source(src: Path) -> Iterator[SourceContents]:
+    """Read ``src`` by what it is, not by its name; the published file stays open meanwhile."""
+    if not src.exists():
+        raise CroplandError(f"src={src} does not exist; expected {EXPECTED_SRC}")
+    if src.is_dir():
+        yield _read_png_tree(src)
+    elif is_hdf5(src):
+        with PublishedFile(src) as published:
+            yield _read_published_file(published)
+    else:
+        raise CroplandError(
+            f"src={src} is not a folder or an HDF5 file; expected {EXPECTED_SRC} "
+            "(unpack an archive first)"
+        )
+
+
+def _read_png_tree(src: Path) -> SourceContents:
     scan = scan_tree(src)
     patches = []
     for found in scan.patches:
         path = str(found.path)  # one string per patch, not a Path as well: ~134k of them
-        load = functools.partial(read_patch, path, found.name.sensor)
-        patches.append(Patch(found.name, found.split_folder, path, load))
+        read = functools.partial(_read_file, path)
+        patches.append(Patch(found.name, found.split_folder, path, read))
     skipped = [Skipped(str(s.path), s.reason, s.detail) for s in scan.skipped]
-    return patches, skipped
+    notices = [Notice(str(n.path), n.reason, n.detail) for n in scan.notices]
+    return SourceContents("png_tree", patches, skipped, notices, SPLIT_FOLDERS)
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise PatchReadError(path, "unreadable", f"cannot read the file ({error})") from error
+
+
+def _read_published_file(published: PublishedFile) -> SourceContents:
+    patches = []
+    for row in published.rows:
+        for sensor in SENSORS:
+            name = PatchName(row.point, row.date, row.province, row.crop, sensor)
+            read = functools.partial(published.read_png, row.row, sensor)
+            source = published.source(row.row, sensor)
+            patches.append(Patch(name, PUBLISHED_SPLIT_FOLDER, source, read))
+    skipped = [Skipped(published.source(s.row), s.reason, s.detail) for s in published.skipped]
+    return SourceContents("published_hdf5", patches, skipped, [], (PUBLISHED_SPLIT_FOLDER,))
 
 
 def _prepare(
-    patches: list[Patch],
-    skipped: list[Skipped],
+    contents: SourceContents,
     source: str,
     dst: Path,
     min_length: int,
@@ -150,10 +233,10 @@ def _prepare(
     progress: bool,
 ) -> dict:
     with _progress_bar(progress) as bar:
-        selection = select_sequences(patches, min_length, bar)
-        summary = _summarize(selection, skipped, source, dst, min_length)
+        selection = select_sequences(contents.patches, min_length, bar)
+        summary = _summarize(selection, contents, source, dst, min_length)
         if selection.records:
-            _write(dst, selection, source, min_length, overwrite, bar)
+            _write(dst, selection, source, contents.format, min_length, overwrite, bar)
     write_json_atomic(summary_path(dst), summary)
     _print_summary(summary)
     if not selection.records:
@@ -308,6 +391,7 @@ def _write(
     dst: Path,
     selection: Selection,
     source: str,
+    source_format: str,
     min_length: int,
     overwrite: bool,
     progress: Progress,
@@ -319,6 +403,7 @@ def _write(
         "image_size": IMAGE_SIZE,
         "min_length": min_length,
         "source": source,
+        "source_format": source_format,
     }
     batches = _pixel_batches(selection.records, progress)
     try:
@@ -337,18 +422,25 @@ def _pixel_batches(records: list[Record], progress: Progress) -> Iterator[np.nda
     batches = [records[i : i + BATCH_RECORDS] for i in range(0, len(records), BATCH_RECORDS)]
     # Decode the next batch in a thread while HDF5 compresses this one: h5py releases the
     # GIL while compressing, so the two overlap (Pillow's decoding does not, hence one thread).
+    # Its PNG bytes are read here, before the write: reading the published HDF5 needs h5py's
+    # lock, which the writer holds while it compresses, so reads in the thread would wait for
+    # every write and the overlap would be lost (on a 1000-point file they waited ~9 s in all).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_load_batch, batches[0])
+        pending = pool.submit(_decode_batch, batches[0], _read_batch(batches[0]))
         for following in [*batches[1:], None]:
             pixels = pending.result()
             if following is not None:
-                pending = pool.submit(_load_batch, following)
+                pending = pool.submit(_decode_batch, following, _read_batch(following))
             yield pixels
             progress.advance(task, len(pixels) * len(SENSORS))
 
 
-def _load_batch(records: list[Record]) -> np.ndarray:
-    return np.stack([record.load() for record in records])
+def _read_batch(records: list[Record]) -> list[list[bytes]]:
+    return [record.read() for record in records]
+
+
+def _decode_batch(records: list[Record], pngs: list[list[bytes]]) -> np.ndarray:
+    return np.stack([record.decode(png) for record, png in zip(records, pngs, strict=True)])
 
 
 def _progress_bar(enabled: bool) -> Progress:
@@ -363,11 +455,12 @@ def _progress_bar(enabled: bool) -> Progress:
 
 
 def _summarize(
-    selection: Selection, reader_skipped: list[Skipped], source: str, dst: Path, min_length: int
+    selection: Selection, contents: SourceContents, source: str, dst: Path, min_length: int
 ) -> dict:
     sequences = selection.sequences
-    skipped = sorted(reader_skipped + selection.skipped, key=lambda s: s.source)
-    per_class = {name: dict.fromkeys(SPLIT_FOLDERS, 0) for name in CLASSES}
+    skipped = sorted(contents.skipped + selection.skipped, key=lambda s: s.source)
+    folders = _folder_columns(contents.split_folders, selection.records)
+    per_class = {name: dict.fromkeys(folders, 0) for name in CLASSES}
     unknown: dict[str, dict[str, int]] = {}
     for start, label, folder in zip(
         sequences.start, sequences.label, sequences.split_folder, strict=True
@@ -376,41 +469,53 @@ def _summarize(
             per_class[CLASSES[label]][folder] += 1
         else:
             crop = selection.records[start].name.crop
-            unknown.setdefault(crop, dict.fromkeys(SPLIT_FOLDERS, 0))[folder] += 1
+            unknown.setdefault(crop, dict.fromkeys(folders, 0))[folder] += 1
     return {
         "source": source,
+        "source_format": contents.format,
         "destination": str(dst),
         "min_length": min_length,
         "records": len(selection.records),
         "sequences": len(sequences),
         "sequences_per_class": per_class,
         "unknown_class_sequences": dict(sorted(unknown.items())),
-        "records_per_split_folder": _count_in_folders(r.split_folder for r in selection.records),
-        "sequences_per_split_folder": _count_in_folders(sequences.split_folder),
+        "records_per_split_folder": _count_in(folders, (r.split_folder for r in selection.records)),
+        "sequences_per_split_folder": _count_in(folders, sequences.split_folder),
         "sequences_too_short": selection.sequences_too_short,
         "records_in_short_sequences": selection.records_in_short_sequences,
         "sequences_mixed_split_folders": selection.sequences_mixed_split_folders,
         "skipped_by_reason": dict(sorted(Counter(s.reason for s in skipped).items())),
         "skipped": [{"path": s.source, "reason": s.reason, "detail": s.detail} for s in skipped],
+        "notices_by_reason": dict(sorted(Counter(n.reason for n in contents.notices).items())),
+        "notices": [
+            {"path": n.source, "reason": n.reason, "detail": n.detail} for n in contents.notices
+        ],
     }
 
 
-def _count_in_folders(folders: Iterable[str]) -> dict[str, int]:
-    counts = dict.fromkeys(SPLIT_FOLDERS, 0)
-    counts.update(Counter(folders))
+def _folder_columns(declared: tuple[str, ...], records: list[Record]) -> tuple[str, ...]:
+    """The reader's folders, plus any other a record is in, so that no count goes unshown."""
+    others = sorted({r.split_folder for r in records} - set(declared))
+    return (*declared, *others)
+
+
+def _count_in(folders: tuple[str, ...], values: Iterable[str]) -> dict[str, int]:
+    counts = dict.fromkeys(folders, 0)
+    counts.update(Counter(values))
     return counts
 
 
 def _print_summary(summary: dict) -> None:
     console = Console()
+    folders = list(summary["records_per_split_folder"])
     table = Table(title="sequences per class and split folder")
     table.add_column("class")
-    for folder in SPLIT_FOLDERS:
+    for folder in folders:
         table.add_column(folder, justify="right")
     for name, counts in summary["sequences_per_class"].items():
-        table.add_row(name, *(str(counts[f]) for f in SPLIT_FOLDERS))
+        table.add_row(name, *(str(counts[f]) for f in folders))
     for crop, counts in summary["unknown_class_sequences"].items():
-        table.add_row(f"{crop} (label -1)", *(str(counts[f]) for f in SPLIT_FOLDERS))
+        table.add_row(f"{crop} (label -1)", *(str(counts[f]) for f in folders))
     console.print(table)
     console.print(
         f"stored {summary['records']} records in {summary['sequences']} sequences\n"
@@ -419,11 +524,41 @@ def _print_summary(summary: dict) -> None:
         f"{summary['sequences_mixed_split_folders']} sequences span several split folders "
         "(each kept in its majority folder)"
     )
-    if summary["skipped_by_reason"]:
-        skips = Table(title="skipped files")
-        skips.add_column("reason")
-        skips.add_column("files", justify="right")
-        for reason, count in summary["skipped_by_reason"].items():
-            skips.add_row(reason, str(count))
-        console.print(skips)
-    console.print(f"wrote {summary['destination']} and {summary_path(summary['destination'])}")
+    for kind, title in (("skipped", "skipped"), ("notices", "read, with a notice")):
+        if summary[kind]:
+            console.print(_reason_table(summary, kind, title))
+    if summary["skipped"] or summary["notices"]:
+        console.print(
+            f"examples are relative to src={summary['source']}; every one, with the reason, "
+            f"is in {summary_path(summary['destination'])}",
+            soft_wrap=True,
+            markup=False,
+        )
+    console.print(
+        f"wrote {summary['destination']} and {summary_path(summary['destination'])}", markup=False
+    )
+
+
+def _reason_table(summary: dict, kind: str, title: str) -> Table:
+    """Counts per reason, with a few example files or rows each (the JSON lists them all)."""
+    table = Table(title=title)
+    table.add_column("reason")
+    table.add_column("count", justify="right")
+    table.add_column("examples", overflow="fold")
+    examples: dict[str, list[str]] = defaultdict(list)
+    for item in summary[kind]:
+        if len(examples[item["reason"]]) < EXAMPLES_PER_REASON:
+            examples[item["reason"]].append(_relative(item["path"], summary["source"]))
+    for reason, count in summary[f"{kind}_by_reason"].items():
+        # Text, not a markup string: "[row 17]" and odd file names must print as they are.
+        table.add_row(reason, str(count), Text("\n".join(examples[reason])))
+    return table
+
+
+def _relative(path: str, source: str) -> str:
+    """``path`` without the ``src`` prefix: a tree's files, or a published file's rows."""
+    if path.startswith(source + os.sep):
+        return path[len(source) + 1 :]
+    if path.startswith(source + "["):
+        return path[len(source) :]
+    return path
