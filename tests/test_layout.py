@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from cropland.data.layout import CLASSES, SENSORS, PatchName, parse_patch_name, patch_path
+from cropland.data.layout import (
+    CLASSES,
+    SENSORS,
+    UNLABELLED,
+    PatchName,
+    parse_patch_name,
+    patch_path,
+)
 
 
 def test_parses_every_field():
@@ -43,7 +50,6 @@ def test_crop_with_underscore_and_ndvi45_versus_ndvi(filename, crop, sensor):
         "POINT_7_201908_on_CORN_NDVI.png",  # lower-case province
         "POINT_7_201908_ON_CORN_B08.png",  # not one of the six sensors
         "POINT_x_201908_ON_CORN_RGB.png",
-        "POINT_7_201908_ON_RGB.png",  # no crop
     ],
 )
 def test_rejects_what_is_not_a_patch(filename):
@@ -62,3 +68,10 @@ def test_patch_path_is_sensor_split_class_file():
     assert (
         patch_path(name, "validation") == "PSRI/validation/POTATO/POINT_5_201906_PE_POTATO_PSRI.png"
     )
+
+
+def test_a_name_without_crop_is_unlabelled():
+    """New data to predict on may carry no crop at all."""
+    name = parse_patch_name("POINT_7_201908_ON_NDVI45.png")
+    assert (name.point, name.date, name.province, name.sensor) == (7, 201908, "ON", "NDVI45")
+    assert name.crop == UNLABELLED

@@ -585,3 +585,36 @@ def test_script_bad_input_is_one_line_exit_2(
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_tree_without_split_or_class_folders_is_unlabelled(tmp_path: Path) -> None:
+    """New data to predict on: <SENSOR>/<patch>, with or without a crop in the name."""
+    root = tmp_path / "new"
+    for sensor in SENSORS:
+        for point, crop in ((5, "CORN"), (6, None)):
+            name = PatchName(point, 201908, "QC", crop or "X", sensor).filename
+            if crop is None:
+                name = name.replace("_X_", "_")
+            (root / sensor).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(patch_pixels(point, 201908, sensor), "RGB").save(root / sensor / name)
+    prepare(root, tmp_path / "new.h5", min_length=1)
+    sequences = PreparedFile(tmp_path / "new.h5").sequences
+    assert sequences.point.tolist() == [5, 6]
+    assert sequences.label.tolist() == [CLASSES.index("CORN"), -1]
+    assert set(sequences.split_folder.tolist()) == {"unassigned"}
+
+
+def test_sensors_option_needs_and_stores_only_those_sensors(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [7, 8], sensors=("RGB", "GNDVI"))
+    write_sequence(root, 2, [7], sensors=("RGB",))  # lacks GNDVI: skipped
+    summary = prepare(root, tmp_path / "out.h5", min_length=1, sensors=["RGB", "GNDVI"])
+    prepared = PreparedFile(tmp_path / "out.h5")
+    assert prepared.channels == ["red", "green", "blue", "gndvi"]
+    assert prepared.sequences.point.tolist() == [1]
+    pixels = prepared.read_pixels()
+    kept = [CHANNELS.index(c) for c in ("red", "green", "blue", "gndvi")]
+    np.testing.assert_array_equal(pixels[0], expected_record(1, 201907)[kept])
+    assert summary["skipped_by_reason"] == {"missing_sensor": 1}
+    with pytest.raises(CroplandError, match="sensors"):
+        prepare(root, tmp_path / "other.h5", sensors=["EVI"])

@@ -47,9 +47,17 @@ SPLIT_FOLDERS: tuple[str, ...] = ("training", "validation", "test")
 # Imagery covers the growing season, June (6) to October (10).
 MONTHS: tuple[int, ...] = (6, 7, 8, 9, 10)
 
+# Split folder of records that sat in no training/validation/test folder (an unlabelled
+# tree, the published HDF5): data.split=predefined refuses them.
+UNASSIGNED = "unassigned"
+
+# Crop of a patch whose name has no crop field (new data to predict on): label -1.
+UNLABELLED = "UNLABELLED"
+
+# The crop field is optional: names of new, unlabelled data may leave it out.
 _NAME = re.compile(
-    r"^POINT_(?P<point>\d+)_(?P<date>\d{6})_(?P<province>[A-Z]{2})_"
-    r"(?P<crop>[A-Z][A-Z_]*?)_(?P<sensor>" + "|".join(SENSORS) + r")\.png$"
+    r"^POINT_(?P<point>\d+)_(?P<date>\d{6})_(?P<province>[A-Z]{2})"
+    r"(?:_(?P<crop>[A-Z][A-Z_]*?))?_(?P<sensor>" + "|".join(SENSORS) + r")\.png$"
 )
 
 
@@ -80,7 +88,8 @@ def parse_patch_name(filename: str) -> PatchName | None:
     """Parse a patch file name; ``None`` when the name is not a patch of this layout.
 
     The crop may itself contain underscores (``SPRING_WHEAT``); the sensor is always the last
-    field, so the regular expression anchors on it.
+    field, so the regular expression anchors on it. A name without a crop field
+    (``POINT_7_201907_QC_RGB.png``) gets the crop ``UNLABELLED``.
     """
     match = _NAME.match(filename)
     if match is None:
@@ -92,7 +101,7 @@ def parse_patch_name(filename: str) -> PatchName | None:
         point=int(match["point"]),
         date=int(match["date"]),
         province=match["province"],
-        crop=match["crop"],
+        crop=match["crop"] or UNLABELLED,
         sensor=match["sensor"],
     )
 

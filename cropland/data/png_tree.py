@@ -39,13 +39,17 @@ from cropland.data.layout import (
     PROVINCES,
     SENSORS,
     SPLIT_FOLDERS,
+    UNASSIGNED,
     PatchName,
     parse_patch_name,
 )
 from cropland.errors import CroplandError
 
 PATCH_NAME = "POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png"
-EXPECTED_LAYOUT = f"<src>/<SENSOR>/<training|validation|test>/<CLASS>/{PATCH_NAME}"
+EXPECTED_LAYOUT = (
+    f"<src>/<SENSOR>/<training|validation|test>/<CLASS>/{PATCH_NAME} "
+    "(or <src>/<SENSOR>/<patch> for data without classes)"
+)
 
 # What Pillow raises for corrupt or truncated PNGs (seen when fuzzing real-sized patches:
 # mostly OSError, some SyntaxError "broken PNG file"; the rest are rarer decoder paths).
@@ -65,7 +69,7 @@ _DECODE_ERRORS = (
 _RGB_MODES = frozenset({"RGB", "RGBA", "P"})
 _INDEX_MODES = frozenset({"L", "LA", "RGB", "RGBA", "P"})
 
-_WRONG_DEPTH = "not at <SENSOR>/<split folder>/<CLASS>/ below src"
+_WRONG_DEPTH = "not at <SENSOR>/<split folder>/<CLASS>/ or <SENSOR>/ below src"
 
 
 class PatchReadError(CroplandError):
@@ -167,13 +171,16 @@ def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | SkippedFile:
     if name.province not in PROVINCES:
         detail = f"province {name.province} is not one of {', '.join(PROVINCES)}"
         return SkippedFile(path, "unknown_province", detail)
+    if len(parts) == 2:
+        # New data without split or class folders (to predict on): the name says the rest.
+        misplaced = _sensor_folder_problem(path, parts[0], name.sensor)
+        return misplaced or PatchFile(path, name, UNASSIGNED)
     if len(parts) != 4:
         return SkippedFile(path, "misplaced", _WRONG_DEPTH)
     sensor_folder, split_folder, class_folder, _ = parts
-    if sensor_folder != name.sensor:
-        if sensor_folder.upper() == name.sensor:
-            return _folder_case(path, "sensor", sensor_folder, name.sensor)
-        return SkippedFile(path, "misplaced", f"{name.sensor} patch in the {sensor_folder} folder")
+    misplaced = _sensor_folder_problem(path, sensor_folder, name.sensor)
+    if misplaced:
+        return misplaced
     if split_folder not in SPLIT_FOLDERS:
         if split_folder.lower() in SPLIT_FOLDERS:
             return _folder_case(path, "split", split_folder, split_folder.lower())
@@ -187,6 +194,14 @@ def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | SkippedFile:
             return _folder_case(path, "class", class_folder, name.crop)
         return SkippedFile(path, "misplaced", f"crop {name.crop} in class folder {class_folder}")
     return PatchFile(path, name, split_folder)
+
+
+def _sensor_folder_problem(path: Path, folder: str, sensor: str) -> SkippedFile | None:
+    if folder == sensor:
+        return None
+    if folder.upper() == sensor:
+        return _folder_case(path, "sensor", folder, sensor)
+    return SkippedFile(path, "misplaced", f"{sensor} patch in the {folder} folder")
 
 
 def _not_a_png(path: Path, filename: str) -> SkippedFile:

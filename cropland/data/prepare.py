@@ -25,7 +25,7 @@ import functools
 import io
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -36,8 +36,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from cropland.data.channels import channel_names
 from cropland.data.layout import (
-    CHANNELS,
     CLASSES,
     IMAGE_SIZE,
     SENSORS,
@@ -106,7 +106,7 @@ class SourceContents:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One (point, date) with a patch for every sensor, in ``SENSORS`` order."""
+    """One (point, date) with a patch of each prepared sensor, in ``SENSORS`` order."""
 
     patches: tuple[Patch, ...]
     split_folder: str
@@ -141,20 +141,28 @@ def prepare_dataset(
     min_length: int = 3,
     overwrite: bool = False,
     progress: bool = True,
+    sensors: Sequence[str] = SENSORS,
 ) -> dict:
     """Prepare ``src`` (PNG tree folder or published HDF5) into the HDF5 file ``dst``.
 
     Returns the summary, which is also printed and written beside ``dst`` as
     ``<dst stem>.summary.json``. Bad input (missing ``src``, existing ``dst``, nothing usable)
     raises :class:`CroplandError`; bad files or rows inside ``src`` are skipped and reported.
+    ``sensors``: the sensors a record needs and the file stores (all six by default; a model's
+    own sensors when preparing data to predict on, so that other sensors may be absent).
     """
     src, dst = Path(src), Path(dst)
     if dst.exists() and src.exists() and dst.samefile(src):
         # With overwrite=true the published file would be replaced by its own conversion.
         raise CroplandError(f"dst={dst} is src itself; choose another dst, e.g. dst=data/ca19.h5")
     _check_options(dst, min_length, overwrite)
+    sensors = tuple(sensors)
+    unknown = [sensor for sensor in sensors if sensor not in SENSORS]
+    if unknown or not sensors:
+        raise CroplandError(f"sensors {list(sensors)}: expected some of {', '.join(SENSORS)}")
     with _read_source(src) as contents:
-        return _prepare(contents, str(src), dst, min_length, overwrite, progress)
+        contents.patches = [p for p in contents.patches if p.name.sensor in sensors]
+        return _prepare(contents, str(src), dst, min_length, overwrite, progress, sensors)
 
 
 def summary_path(dst: str | os.PathLike) -> Path:
@@ -231,12 +239,22 @@ def _prepare(
     min_length: int,
     overwrite: bool,
     progress: bool,
+    sensors: tuple[str, ...],
 ) -> dict:
     with _progress_bar(progress) as bar:
-        selection = select_sequences(contents.patches, min_length, bar)
+        selection = select_sequences(contents.patches, min_length, bar, sensors)
         summary = _summarize(selection, contents, source, dst, min_length)
         if selection.records:
-            _write(dst, selection, source, contents.format, min_length, overwrite, bar)
+            attrs = {
+                "classes": list(CLASSES),
+                "channels": channel_names(sensors),
+                "sensors": list(sensors),
+                "image_size": IMAGE_SIZE,
+                "min_length": min_length,
+                "source": source,
+                "source_format": contents.format,
+            }
+            _write(dst, selection, attrs, overwrite, bar)
     write_json_atomic(summary_path(dst), summary)
     _print_summary(summary)
     if not selection.records:
@@ -247,40 +265,48 @@ def _prepare(
     return summary
 
 
-def select_sequences(patches: Iterable[Patch], min_length: int, progress: Progress) -> Selection:
+def select_sequences(
+    patches: Iterable[Patch],
+    min_length: int,
+    progress: Progress,
+    sensors: Sequence[str] = SENSORS,
+) -> Selection:
     """Group patches into records and sequences; skip and report whatever is unusable.
 
-    Records are (point, date, province, crop) with all six sensors; sequences are records
-    grouped by (point, province, year) and sorted by date. ``progress`` shows the decoding.
+    Records are (point, date, province, crop) with a patch of each of ``sensors``; sequences
+    are records grouped by (point, province, year) and sorted by date. ``progress`` shows the
+    decoding.
     """
     skipped: list[Skipped] = []
-    records = _group_records(list(patches), skipped)
+    records = _group_records(list(patches), skipped, tuple(sensors))
     records = _drop_bad_images(records, skipped, progress)
     return _group_sequences(records, min_length, skipped)
 
 
-def _group_records(patches: list[Patch], skipped: list[Skipped]) -> list[Record]:
+def _group_records(
+    patches: list[Patch], skipped: list[Skipped], sensors: tuple[str, ...]
+) -> list[Record]:
     duplicated = _duplicated_sensors(patches)
     by_record: dict[tuple, dict[str, Patch]] = defaultdict(dict)
     for patch in patches:
         name = patch.name
-        sensors = duplicated.get((name.point, name.date))
-        if sensors:
+        repeated = duplicated.get((name.point, name.date))
+        if repeated:
             # Two images of one point, date and sensor (in different class or split folders):
             # no way to tell which is right, so the whole (point, date) goes.
-            detail = f"point {name.point} on {name.date} has several {'/'.join(sensors)} patches"
+            detail = f"point {name.point} on {name.date} has several {'/'.join(repeated)} patches"
             skipped.append(Skipped(patch.source, "duplicate_record", detail))
         else:
             by_record[(name.point, name.date, name.province, name.crop)][name.sensor] = patch
 
     records = []
     for found in by_record.values():
-        missing = [sensor for sensor in SENSORS if sensor not in found]
+        missing = [sensor for sensor in sensors if sensor not in found]
         if missing:
             detail = f"no {'/'.join(missing)} patch for this point, date and crop"
             skipped.extend(Skipped(p.source, "missing_sensor", detail) for p in found.values())
         else:
-            patches_in_order = tuple(found[sensor] for sensor in SENSORS)
+            patches_in_order = tuple(found[sensor] for sensor in sensors)
             folder = _majority(p.split_folder for p in patches_in_order)
             records.append(Record(patches_in_order, folder))
     return records
@@ -307,7 +333,7 @@ def _drop_bad_images(
     records: list[Record], skipped: list[Skipped], progress: Progress
 ) -> list[Record]:
     """Decode every image once (keeping no pixels); a bad image drops its whole record."""
-    task = progress.add_task("checking images", total=len(records) * len(SENSORS))
+    task = progress.add_task("checking images", total=sum(len(r.patches) for r in records))
     good = []
     for record in records:
         errors = _image_errors(record)
@@ -388,23 +414,8 @@ def _record_table(records: list[Record]) -> RecordTable:
 
 
 def _write(
-    dst: Path,
-    selection: Selection,
-    source: str,
-    source_format: str,
-    min_length: int,
-    overwrite: bool,
-    progress: Progress,
+    dst: Path, selection: Selection, attrs: dict, overwrite: bool, progress: Progress
 ) -> None:
-    attrs = {
-        "classes": list(CLASSES),
-        "channels": list(CHANNELS),
-        "sensors": list(SENSORS),
-        "image_size": IMAGE_SIZE,
-        "min_length": min_length,
-        "source": source,
-        "source_format": source_format,
-    }
     batches = _pixel_batches(selection.records, progress)
     try:
         write_prepared_file(
@@ -418,7 +429,8 @@ def _write(
 
 def _pixel_batches(records: list[Record], progress: Progress) -> Iterator[np.ndarray]:
     """Decode records batch by batch, in file order; at most two batches live at a time."""
-    task = progress.add_task("writing pixels", total=len(records) * len(SENSORS))
+    per_record = len(records[0].patches)
+    task = progress.add_task("writing pixels", total=len(records) * per_record)
     batches = [records[i : i + BATCH_RECORDS] for i in range(0, len(records), BATCH_RECORDS)]
     # Decode the next batch in a thread while HDF5 compresses this one: h5py releases the
     # GIL while compressing, so the two overlap (Pillow's decoding does not, hence one thread).
@@ -432,7 +444,7 @@ def _pixel_batches(records: list[Record], progress: Progress) -> Iterator[np.nda
             if following is not None:
                 pending = pool.submit(_decode_batch, following, _read_batch(following))
             yield pixels
-            progress.advance(task, len(pixels) * len(SENSORS))
+            progress.advance(task, len(pixels) * per_record)
 
 
 def _read_batch(records: list[Record]) -> list[list[bytes]]:

@@ -37,7 +37,7 @@ from types import TracebackType
 import h5py
 import numpy as np
 
-from cropland.data.layout import CLASSES, PROVINCES, SENSORS
+from cropland.data.layout import CLASSES, PROVINCES, SENSORS, UNASSIGNED
 from cropland.data.png_tree import EXPECTED_LAYOUT, PatchReadError, read_patch
 from cropland.data.prepared_file import FORMAT as PREPARED_FORMAT
 from cropland.errors import CroplandError
@@ -45,9 +45,9 @@ from cropland.errors import CroplandError
 TABLE_COLUMNS: tuple[str, ...] = ("POINT", "DATE", "REGION", "CROP_TYPE", "LABEL")
 DATASETS: tuple[str, ...] = (*TABLE_COLUMNS, *SENSORS)
 
-# The file has no training/validation/test folders; its records are marked with this instead,
+# The file has no training/validation/test folders; its records are marked as unassigned,
 # so that data.split=predefined says there is no predefined split rather than inventing one.
-SPLIT_FOLDER = "unassigned"
+SPLIT_FOLDER = UNASSIGNED
 
 _DATE = re.compile(r"[0-9]{6}")
 _CROP = re.compile(r"[A-Z][A-Z_]*")

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from cropland.data.layout import UNASSIGNED
 from cropland.data.prepared_file import SequenceTable
 from cropland.errors import CroplandError
 
@@ -70,6 +71,12 @@ def stratified_group_split(
 def predefined_split(split_folders: np.ndarray) -> np.ndarray:
     """Split ids from the tree's own training/validation/test folders."""
     unknown = sorted(set(split_folders.tolist()) - set(FOLDER_TO_SPLIT))
+    if UNASSIGNED in unknown:
+        raise CroplandError(
+            "data.split=predefined: this file was prepared from a source without "
+            "training/validation/test folders (the published HDF5, or a tree without them); "
+            "use data.split=stratified instead"
+        )
     if unknown:
         raise CroplandError(
             f"data.split=predefined needs split folders {sorted(FOLDER_TO_SPLIT)}, "
