@@ -8,14 +8,13 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-import torch
 from torch.utils.data import DataLoader
 
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
-from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences
+from cropland.data.sequence_dataset import CropSequenceDataset, channel_statistics, pad_sequences
 from cropland.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
 from cropland.data.synthetic import generate_tree, synthetic_file_name
 from cropland.errors import CroplandError
@@ -132,7 +131,7 @@ class CropSequenceDataModule(L.LightningDataModule):
             )
         else:
             measured = train
-        self.channel_mean, self.channel_std = _channel_statistics(measured)
+        self.channel_mean, self.channel_std = channel_statistics(measured)
         self.class_weights = _balanced_class_weights(train.labels, len(self.classes))
         log.info(
             "Sequences: %s",
@@ -189,20 +188,6 @@ class CropSequenceDataModule(L.LightningDataModule):
             image = self.augmentation(image)
         batch["image"] = image
         return batch
-
-
-def _channel_statistics(dataset: CropSequenceDataset) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std, on the [0, 1] scale, over every image of ``dataset``."""
-    total = None
-    count = 0
-    for item in range(len(dataset)):
-        image = dataset[item]["image"].to(torch.float64) / 255
-        sums = torch.stack([image.sum(dim=(0, 2, 3)), image.square().sum(dim=(0, 2, 3))])
-        total = sums if total is None else total + sums
-        count += image.shape[0] * image.shape[2] * image.shape[3]
-    mean = total[0] / count
-    std = (total[1] / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-6)
-    return mean.float().numpy(), std.float().numpy()
 
 
 def _balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -546,9 +546,11 @@ def _print_summary(summary: dict) -> None:
             soft_wrap=True,
             markup=False,
         )
-    console.print(
-        f"wrote {summary['destination']} and {summary_path(summary['destination'])}", markup=False
-    )
+    written = summary_path(summary["destination"])
+    if summary["records"]:
+        console.print(f"wrote {summary['destination']} and {written}", markup=False)
+    else:
+        console.print(f"wrote only {written}: no usable sequence", markup=False)
 
 
 def _reason_table(summary: dict, kind: str, title: str) -> Table:

@@ -155,6 +155,18 @@ def write_prepared_file(
         tmp.unlink(missing_ok=True)
 
 
+def is_prepared_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an HDF5 file in our prepared format (judged by content, not name)."""
+    path = Path(path)
+    if not path.is_file() or not h5py.is_hdf5(path):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
+
+
 class PreparedFile:
     """Read access to a prepared file: tables and attributes eagerly, pixels on demand."""
 

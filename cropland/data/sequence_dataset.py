@@ -91,3 +91,17 @@ def pad_sequences(samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         "label": torch.stack([s["label"] for s in samples]),
         "index": torch.stack([s["index"] for s in samples]),
     }
+
+
+def channel_statistics(dataset: CropSequenceDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std, on the [0, 1] scale, over every image of ``dataset``."""
+    total = None
+    count = 0
+    for item in range(len(dataset)):
+        image = dataset[item]["image"].to(torch.float64) / 255
+        sums = torch.stack([image.sum(dim=(0, 2, 3)), image.square().sum(dim=(0, 2, 3))])
+        total = sums if total is None else total + sums
+        count += image.shape[0] * image.shape[2] * image.shape[3]
+    mean = total[0] / count
+    std = (total[1] / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-6)
+    return mean.float().numpy(), std.float().numpy()

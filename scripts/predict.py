@@ -1,0 +1,21 @@
+"""Predict crops: python scripts/predict.py ckpt_path=<ckpt> input=<data> output=<file.csv>
+
+One row per sequence (point, province, year): months used, predicted class, its probability
+and one probability column per class. Works on data without labels and with 1 to 5 months.
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from cropland.cli import exit_on_user_error
+from cropland.inference.predict import predict_to_csv
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    predict_to_csv(cfg)
+
+
+if __name__ == "__main__":
+    main()

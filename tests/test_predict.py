@@ -1,0 +1,127 @@
+"""scripts/predict.py on unlabelled trees, the published HDF5 and prepared files."""
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cropland.data.layout import CLASSES, parse_patch_name
+from cropland.data.prepared_file import PreparedFile
+from tests.conftest import run_script
+from tests.published_format import write_published_from_tree
+
+MODEL_SENSORS = ("RGB", "NDVI45", "GNDVI")  # what the tiny trained run uses
+
+
+def _read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _unlabelled_tree(synthetic_tree, root, sensors=MODEL_SENSORS, points=12):
+    """The first ``points`` points of the synthetic tree as new data: <SENSOR>/<patch>, no
+    split or class folders, no crop in the names, only the model's sensors."""
+    keep = sorted({parse_patch_name(p.name).point for p in synthetic_tree.glob("RGB/*/*/*.png")})
+    keep = set(keep[:points])
+    for sensor in sensors:
+        (root / sensor).mkdir(parents=True)
+        for path in (synthetic_tree / sensor).glob("*/*/*.png"):
+            name = parse_patch_name(path.name)
+            if name.point in keep:
+                bare = path.name.replace(f"_{name.crop}_", "_")
+                shutil.copy(path, root / sensor / bare)
+    return keep
+
+
+def _predict(checkpoint, source, output, *extra):
+    result = run_script(
+        "predict.py", f"ckpt_path={checkpoint}", f"input={source}", f"output={output}", *extra
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return _read(output)
+
+
+def test_unlabelled_tree_gets_one_row_per_sequence(trained_run, synthetic_tree, tmp_path):
+    points = _unlabelled_tree(synthetic_tree, tmp_path / "new")
+    rows = _predict(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
+    assert {int(r["point"]) for r in rows} == points  # every point, even with one image
+    assert list(rows[0])[:7] == [
+        "point",
+        "province",
+        "year",
+        "months",
+        "images",
+        "predicted",
+        "probability",
+    ]
+    for row in rows:
+        probabilities = np.array([float(row[f"p_{c}"]) for c in CLASSES])
+        assert probabilities.sum() == pytest.approx(1, abs=1e-4)
+        assert row["predicted"] == CLASSES[int(probabilities.argmax())]
+        assert float(row["probability"]) == pytest.approx(probabilities.max())
+        months = [int(m) for m in row["months"].split()]
+        assert len(months) == int(row["images"]) and 1 <= len(months) <= 5
+        assert months == sorted(months) and set(months) <= {6, 7, 8, 9, 10}
+    assert (tmp_path / "pred.input_summary.json").is_file()
+
+
+def test_same_sequences_give_the_same_probabilities_from_any_input(
+    trained_run, synthetic_tree, prepared_file, tmp_path
+):
+    from_prepared = {
+        (r["point"], r["year"]): r
+        for r in _predict(trained_run.best_checkpoint, prepared_file, tmp_path / "a.csv")
+    }
+    published = write_published_from_tree(synthetic_tree, tmp_path / "dataset_ca_19.hdf5")
+    from_published = _predict(trained_run.best_checkpoint, published, tmp_path / "b.csv")
+    # The published file also holds the short sequences the prepared file left out.
+    assert len(from_published) > len(from_prepared)
+    compared = 0
+    for row in from_published:
+        key = (row["point"], row["year"])
+        if key in from_prepared:
+            assert row["months"] == from_prepared[key]["months"]
+            for c in CLASSES:
+                assert float(row[f"p_{c}"]) == pytest.approx(
+                    float(from_prepared[key][f"p_{c}"]), abs=1e-5
+                )
+            compared += 1
+    assert compared == len(PreparedFile(prepared_file).sequences)
+
+
+def test_missing_sensor_folder_names_what_the_model_needs(trained_run, synthetic_tree, tmp_path):
+    _unlabelled_tree(synthetic_tree, tmp_path / "new", sensors=("RGB", "GNDVI"), points=3)
+    result = run_script(
+        "predict.py",
+        f"ckpt_path={trained_run.best_checkpoint}",
+        f"input={tmp_path / 'new'}",
+        f"output={tmp_path / 'pred.csv'}",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "has no NDVI45 folder; the model needs patches of RGB, NDVI45, GNDVI" in result.stderr
+    assert not (tmp_path / "pred.csv").exists()
+
+
+def test_wrong_image_size_names_a_file_and_the_expected_size(trained_run, synthetic_tree, tmp_path):
+    _unlabelled_tree(synthetic_tree, tmp_path / "new", points=2)
+    for path in (tmp_path / "new").glob("*/*.png"):
+        Image.open(path).resize((64, 64)).save(path)
+    result = run_script(
+        "predict.py",
+        f"ckpt_path={trained_run.best_checkpoint}",
+        f"input={tmp_path / 'new'}",
+        f"output={tmp_path / 'pred.csv'}",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "65x65" in result.stderr and "wrong_size" in result.stderr
+    assert "64x64 pixels" in result.stderr and ".png" in result.stderr
+
+
+def test_missing_input_is_one_line(trained_run, tmp_path):
+    result = run_script(
+        "predict.py", f"ckpt_path={trained_run.best_checkpoint}", f"input={tmp_path / 'x'}"
+    )
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
