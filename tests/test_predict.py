@@ -43,6 +43,14 @@ def _predict(checkpoint, source, output, *extra):
     return _read(output)
 
 
+def _predict_fails(checkpoint, source, output):
+    result = run_script(
+        "predict.py", f"ckpt_path={checkpoint}", f"input={source}", f"output={output}"
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    return result
+
+
 def test_unlabelled_tree_gets_one_row_per_sequence(trained_run, synthetic_tree, tmp_path):
     points = _unlabelled_tree(synthetic_tree, tmp_path / "new")
     rows = _predict(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
@@ -93,13 +101,7 @@ def test_same_sequences_give_the_same_probabilities_from_any_input(
 
 def test_missing_sensor_folder_names_what_the_model_needs(trained_run, synthetic_tree, tmp_path):
     _unlabelled_tree(synthetic_tree, tmp_path / "new", sensors=("RGB", "GNDVI"), points=3)
-    result = run_script(
-        "predict.py",
-        f"ckpt_path={trained_run.best_checkpoint}",
-        f"input={tmp_path / 'new'}",
-        f"output={tmp_path / 'pred.csv'}",
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = _predict_fails(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
     assert "has no NDVI45 folder; the model needs patches of RGB, NDVI45, GNDVI" in result.stderr
     assert not (tmp_path / "pred.csv").exists()
 
@@ -108,13 +110,7 @@ def test_wrong_image_size_names_a_file_and_the_expected_size(trained_run, synthe
     _unlabelled_tree(synthetic_tree, tmp_path / "new", points=2)
     for path in (tmp_path / "new").glob("*/*.png"):
         Image.open(path).resize((64, 64)).save(path)
-    result = run_script(
-        "predict.py",
-        f"ckpt_path={trained_run.best_checkpoint}",
-        f"input={tmp_path / 'new'}",
-        f"output={tmp_path / 'pred.csv'}",
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = _predict_fails(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
     assert "65x65" in result.stderr and "wrong_size" in result.stderr
     assert "64x64 pixels" in result.stderr and ".png" in result.stderr
 

@@ -6,7 +6,6 @@ import dataclasses
 import io
 import json
 import random
-import subprocess
 from pathlib import Path
 
 import h5py
@@ -20,8 +19,8 @@ from cropland.data.prepare import prepare_dataset, summary_path
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.published_hdf5 import SPLIT_FOLDER
 from cropland.errors import CroplandError
-from tests.conftest import run_script
 from tests.published_format import PublishedRow, rows_from_tree, write_published_file
+from tests.test_prepare import run_prepare
 
 
 def prepare(src: Path, dst: Path, **kwargs) -> dict:
@@ -245,10 +244,6 @@ def test_dst_may_not_be_the_published_file_itself(small_published: Path, tmp_pat
 
 
 # --- the script, run the way users run it ------------------------------------------------------
-
-
-def run_prepare(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return run_script("prepare.py", *overrides, f"paths.log_dir={tmp_path / 'logs'}")
 
 
 def test_script_prepares_the_published_file(small_published: Path, tmp_path: Path) -> None:
