@@ -76,9 +76,9 @@ def early_season_figure(rows: list[dict]) -> Figure:
         total = row["sequences"] + row["without_images"]
         axes.annotate(
             f"{row['sequences']}/{total}",
-            (x, min(row["acc"], row["f1_macro"])),
+            (x, max(row["acc"], row["f1_macro"])),
             textcoords="offset points",
-            xytext=(0, -14),
+            xytext=(0, 8),
             ha="center",
             fontsize=7,
         )
