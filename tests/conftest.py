@@ -19,6 +19,9 @@ from cropland.data.synthetic import generate_tree
 from cropland.training.train import train
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The published weights and three real patches, beside the checkout (present in CI too).
+SHARED_SEED = PROJECT_ROOT.parent / "shared" / "seed"
+PUBLISHED_WEIGHTS = SHARED_SEED / "best_model.pth"
 
 
 @pytest.fixture(scope="session")

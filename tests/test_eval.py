@@ -12,9 +12,7 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.evaluation.bootstrap import bootstrap_intervals
 from cropland.evaluation.predictions import predict
 from cropland.inference.checkpoint import load_classifier
-from tests.conftest import PROJECT_ROOT, run_script
-
-PUBLISHED_WEIGHTS = PROJECT_ROOT.parent / "shared" / "seed" / "best_model.pth"
+from tests.conftest import PUBLISHED_WEIGHTS, run_script
 
 
 @pytest.fixture(scope="module")

@@ -31,11 +31,10 @@ from cropland.inference.graph import example_inputs
 from cropland.inference.scan_encoder import ScanConvLSTMEncoder
 from cropland.models import ConvLSTMEncoder
 from cropland.training.module import CropSequenceClassifier
-from tests.conftest import PROJECT_ROOT, TrainedRun, run_script
+from tests.conftest import PUBLISHED_WEIGHTS, TrainedRun, run_script
 
 onnxruntime = pytest.importorskip("onnxruntime")  # installed by scripts/setup.sh (export extra)
 
-PUBLISHED_WEIGHTS = PROJECT_ROOT.parent / "shared" / "seed" / "best_model.pth"
 CHANNELS = ["red", "green", "blue", "ndvi45"]
 CLASSES = ["BARLEY", "CANOLA", "CORN"]
 

@@ -6,9 +6,7 @@ import torch.nn.functional as F
 
 from cropland.errors import CroplandError
 from cropland.models import load_published_checkpoint
-from tests.conftest import PROJECT_ROOT
-
-PUBLISHED_WEIGHTS = PROJECT_ROOT.parent / "shared" / "seed" / "best_model.pth"
+from tests.conftest import PUBLISHED_WEIGHTS
 
 
 @pytest.fixture(scope="module")

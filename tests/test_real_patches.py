@@ -10,9 +10,9 @@ from PIL import Image
 
 from cropland.data.layout import IMAGE_SIZE
 from cropland.data.png_tree import read_patch
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import SHARED_SEED
 
-SAMPLES = PROJECT_ROOT.parent / "shared" / "seed" / "samples"
+SAMPLES = SHARED_SEED / "samples"
 INDEX_SAMPLES = {"NDVI": SAMPLES / "sample_ndvi.png", "GNDVI": SAMPLES / "sample_gndvi.png"}
 
 
