@@ -14,7 +14,12 @@ from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
-from cropland.data.sequence_dataset import CropSequenceDataset, channel_statistics, pad_sequences
+from cropland.data.sequence_dataset import (
+    CropSequenceDataset,
+    channel_statistics,
+    pad_sequences,
+    to_unit_range,
+)
 from cropland.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
 from cropland.data.synthetic import generate_tree, synthetic_file_name
 from cropland.errors import CroplandError
@@ -183,7 +188,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        image = batch["image"].float().div_(255)
+        image = to_unit_range(batch["image"])
         if self.trainer is not None and self.trainer.training:
             image = self.augmentation(image)
         batch["image"] = image

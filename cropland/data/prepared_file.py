@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -220,21 +220,29 @@ class PreparedFile:
         records, all_channels, height, width = self.pixel_shape
         return records * (all_channels if channels is None else channels) * height * width
 
-    def read_pixels(
+    def iter_pixels(
         self, channel_indices: list[int] | None = None, block: int = 1024
-    ) -> np.ndarray:
-        """All records' pixels for the given channels (default all) as one uint8 array
-        ``(records, C, H, W)``.
-
-        Read block by block so that memory holds the result plus one block, never every channel.
-        """
+    ) -> Iterator[np.ndarray]:
+        """The records' pixels for the given channels (default all), ``block`` records at a
+        time, as uint8 arrays ``(records in block, C, H, W)``: memory holds one block."""
         if channel_indices is None:
             channel_indices = list(range(self.pixel_shape[1]))
         order = sorted(set(channel_indices))  # h5py selects channels in increasing order only
         position = [order.index(c) for c in channel_indices]
         with h5py.File(self.path, "r") as f:
             source = f["pixels"]
-            pixels = np.empty((source.shape[0], len(channel_indices), *source.shape[2:]), np.uint8)
             for start in range(0, source.shape[0], block):
-                pixels[start : start + block] = source[start : start + block, order][:, position]
+                yield source[start : start + block, order][:, position]
+
+    def read_pixels(
+        self, channel_indices: list[int] | None = None, block: int = 1024
+    ) -> np.ndarray:
+        """All records' pixels for the given channels (default all) as one uint8 array
+        ``(records, C, H, W)``, filled block by block: never every channel in memory."""
+        channels = self.pixel_shape[1] if channel_indices is None else len(channel_indices)
+        pixels = np.empty((self.pixel_shape[0], channels, *self.pixel_shape[2:]), np.uint8)
+        start = 0
+        for part in self.iter_pixels(channel_indices, block):
+            pixels[start : start + len(part)] = part
+            start += len(part)
         return pixels

@@ -70,6 +70,11 @@ class CropSequenceDataset(Dataset):
         return state
 
 
+def to_unit_range(image: Tensor) -> Tensor:
+    """uint8 images as floats in [0, 1], the scale models and their statistics use."""
+    return image.float().div_(255)
+
+
 def pad_sequences(samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
     """Stack samples, padding time with zeros to the longest sequence of the batch.
 

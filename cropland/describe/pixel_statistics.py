@@ -7,10 +7,6 @@ and max come out exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import h5py
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -79,18 +75,6 @@ def record_groups(source: PreparedFile, sequence_groups: np.ndarray) -> np.ndarr
     return groups
 
 
-def pixel_blocks(path: Path, block: int) -> Iterator[np.ndarray]:
-    """All records' pixels (records, channels, H, W), ``block`` records at a time.
-
-    ``PreparedFile.read_pixels`` returns every record at once; a description of any file must
-    not need that much memory.
-    """
-    with h5py.File(path, "r") as f:
-        pixels = f["pixels"]
-        for start in range(0, pixels.shape[0], block):
-            yield pixels[start : start + block]
-
-
 def channel_histograms(
     source: PreparedFile,
     sequence_groups: np.ndarray,
@@ -114,7 +98,7 @@ def channel_histograms(
     with bar:
         task = bar.add_task("channel statistics", total=len(groups))
         start = 0
-        for pixels in pixel_blocks(source.path, block):
+        for pixels in source.iter_pixels(block=block):
             histograms.add(pixels, groups[start : start + len(pixels)])
             start += len(pixels)
             bar.advance(task, len(pixels))

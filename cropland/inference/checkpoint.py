@@ -7,13 +7,12 @@ checks and the same one-line errors for a wrong file.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from cropland.errors import CroplandError
+from cropland.errors import CroplandError, short_reason
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
@@ -41,7 +40,7 @@ def read_checkpoint(ckpt_path: str | os.PathLike) -> dict[str, Any]:
     except Exception as error:  # torch.load fails in many ways (EOF, KeyError, zip errors, ...)
         raise CroplandError(
             f"ckpt_path={path} is not a PyTorch checkpoint that loads with weights_only=True "
-            f"({_reason(error)}); give a .ckpt written by scripts/train.py"
+            f"({short_reason(error)}); give a .ckpt written by scripts/train.py"
         ) from error
     if not isinstance(checkpoint, dict):
         raise CroplandError(
@@ -89,7 +88,8 @@ def classifier_from_checkpoint(
     except (TypeError, RuntimeError) as error:
         raise CroplandError(
             f"ckpt_path={ckpt_path} does not fit this version of cropland's "
-            f"CropSequenceClassifier ({_reason(error)}); use the cropland version that wrote it"
+            f"CropSequenceClassifier ({short_reason(error)}); use the cropland version that "
+            "wrote it"
         ) from error
     return model.eval()
 
@@ -116,13 +116,3 @@ def run_folder_of(ckpt_path: str | os.PathLike) -> Path | None:
 
 def _is_published_state_dict(data: dict) -> bool:
     return any(str(key).startswith("convlstm.cell_list.") for key in data)
-
-
-def _reason(error: Exception) -> str:
-    """The useful line of an error: torch.load's long advice is about loading unsafely."""
-    message = str(error).strip()
-    match = re.search(r"Unsupported global: GLOBAL \S+", message)
-    if match:
-        return match.group(0)
-    first = message.splitlines()[0] if message else ""
-    return f"{type(error).__name__}: {first}" if first else type(error).__name__

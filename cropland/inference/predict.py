@@ -25,7 +25,12 @@ from cropland.data.channels import channel_indices, sensors_of_channels
 from cropland.data.layout import IMAGE_SIZE
 from cropland.data.prepare import prepare_dataset, summary_path
 from cropland.data.prepared_file import PreparedFile, is_prepared_file
-from cropland.data.sequence_dataset import CropSequenceDataset, channel_statistics, pad_sequences
+from cropland.data.sequence_dataset import (
+    CropSequenceDataset,
+    channel_statistics,
+    pad_sequences,
+    to_unit_range,
+)
 from cropland.errors import CroplandError
 from cropland.evaluation.model_loading import load_model, wrap_published
 from cropland.evaluation.predictions import predict
@@ -139,7 +144,7 @@ def _check_input(source: PreparedFile, channels: list[str], given: str, ckpt: Pa
 
 
 def _to_model_input(batch: dict) -> dict:
-    return {**batch, "image": batch["image"].float().div_(255)}
+    return {**batch, "image": to_unit_range(batch["image"])}
 
 
 def _csv(found, source: PreparedFile, classes: list[str]) -> str:

@@ -10,15 +10,12 @@ weights only need new names.
 from __future__ import annotations
 
 import os
-import pickle
-import re
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from cropland.errors import CroplandError
+from cropland.errors import CroplandError, short_reason
 from cropland.models.convlstm import ConvLSTMClassifier
 
 # What the published model was trained on: RGB + NDVI45 + GNDVI, in this order, each scaled
@@ -77,10 +74,10 @@ def _load_state_dict(path: Path) -> dict[str, Tensor]:
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
+    except Exception as error:  # torch.load fails in many ways (EOF, zip errors, pickling, ...)
         raise CroplandError(
             f"{path} is not a PyTorch weights file that loads with weights_only=True "
-            f"({_why(error)}); expected the published project's best_model.pth"
+            f"({short_reason(error)}); expected the published project's best_model.pth"
         ) from error
     if isinstance(state, dict) and "state_dict" in state and "pytorch-lightning_version" in state:
         raise CroplandError(
@@ -99,15 +96,6 @@ def _load_state_dict(path: Path) -> dict[str, Tensor]:
             "tensors); expected the published project's best_model.pth"
         )
     return state
-
-
-def _why(error: Exception) -> str:
-    """The useful line of torch.load's error: its long advice is about loading unsafely."""
-    message = str(error)
-    match = re.search(r"(Unsupported global: GLOBAL \S+|Unsupported operand \d+)", message)
-    if match:
-        return match.group(1)
-    return message.strip().splitlines()[0] if message.strip() else type(error).__name__
 
 
 def _rename(key: str) -> str:

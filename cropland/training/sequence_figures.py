@@ -35,6 +35,7 @@ class ValidationSequenceFigures(L.Callback):
         self.num_sequences = num_sequences
         self.seed = seed
         self._chosen: list[int] | None = None
+        self._shown: list[np.ndarray] | None = None  # their RGB and NDVI, read once
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
@@ -47,6 +48,8 @@ class ValidationSequenceFigures(L.Callback):
         if self._chosen is None:
             self._chosen = _pick_per_class(dataset.labels, self.num_sequences, self.seed)
         samples = [dataset[i] for i in self._chosen]
+        if self._shown is None:
+            self._shown = _shown_pixels(datamodule.path, [int(s["index"]) for s in samples])
         batch = datamodule.on_after_batch_transfer(pad_sequences(samples), 0)
         with torch.no_grad():
             logits = pl_module(
@@ -55,8 +58,7 @@ class ValidationSequenceFigures(L.Callback):
                 batch["months"].to(pl_module.device),
             )
         probabilities = torch.softmax(logits.float(), dim=1).cpu().numpy()
-        shown = _shown_pixels(datamodule.path, [int(s["index"]) for s in samples])
-        figure = sequence_figure(shown, samples, probabilities, list(pl_module.classes))
+        figure = sequence_figure(self._shown, samples, probabilities, list(pl_module.classes))
         for logger in loggers:
             logger.experiment.add_figure("val/sequences", figure, global_step=trainer.global_step)
         plt.close(figure)
