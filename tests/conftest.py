@@ -19,9 +19,11 @@ from cropland.data.synthetic import generate_tree
 from cropland.training.train import train
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The published weights and three real patches, beside the checkout (present in CI too).
-SHARED_SEED = PROJECT_ROOT.parent / "shared" / "seed"
-PUBLISHED_WEIGHTS = SHARED_SEED / "best_model.pth"
+# Files from elsewhere that the tests use (the published weights, three real patches); their
+# licences are in tests/data/NOTICE.md.
+TEST_DATA = Path(__file__).resolve().parent / "data"
+PUBLISHED_WEIGHTS = TEST_DATA / "published_best_model.pth"
+REAL_PATCHES = TEST_DATA / "real_patches"
 
 
 @pytest.fixture(scope="session")

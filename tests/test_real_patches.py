@@ -10,16 +10,16 @@ from PIL import Image
 
 from cropland.data.layout import IMAGE_SIZE
 from cropland.data.png_tree import read_patch
-from tests.conftest import SHARED_SEED
+from tests.conftest import REAL_PATCHES
 
-SAMPLES = SHARED_SEED / "samples"
+SAMPLES = REAL_PATCHES
 INDEX_SAMPLES = {"NDVI": SAMPLES / "sample_ndvi.png", "GNDVI": SAMPLES / "sample_gndvi.png"}
 
 
 def stored(path: Path) -> np.ndarray:
     """The PNG's pixels as stored, (H, W, channels), decoded by Pillow alone."""
-    # Not skipped when absent: the shared folder is part of the checkout, in CI as well.
-    assert path.is_file(), f"real sample {path} is missing; the shared folder should hold it"
+    # Not skipped when absent: tests/data is part of the checkout.
+    assert path.is_file(), f"real sample {path} is missing; tests/data should hold it"
     with Image.open(path) as image:
         return np.array(image)
 
