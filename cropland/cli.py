@@ -10,6 +10,7 @@ from typing import TypeVar
 from omegaconf import DictConfig, OmegaConf
 
 from cropland.errors import CroplandError
+from cropland.io import exit_cleanly_on_sigterm
 
 T = TypeVar("T")
 
@@ -19,10 +20,12 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
 
     Settings left at ``???`` in the config are reported the same way, before the work starts.
     Bugs still raise with a full traceback; only errors the user can fix are shortened.
+    SIGTERM ends the script like Ctrl-C does, so temporary files are removed.
     """
 
     @functools.wraps(main)
     def wrapper(cfg: DictConfig, *args, **kwargs):
+        exit_cleanly_on_sigterm()
         try:
             _require_settings(cfg)
             return main(cfg, *args, **kwargs)

@@ -1,24 +1,126 @@
-"""Writing files so that a reader never sees a half-written one."""
+"""Writing files so that a reader never sees a half-written one, and no temp file outlives us.
+
+Every file a script writes goes through :func:`atomic_output`: the content is written into a
+temporary file beside the destination, named ``.<stem>.cropland-tmp-<pid><suffix>`` so that it
+is recognisable (and keeps its extension, which matplotlib, Pillow and exporters read), then
+renamed into place. The temp file is removed on errors, on Ctrl-C and on SIGTERM (see
+:func:`exit_cleanly_on_sigterm`); one left by a process killed with SIGKILL is reported and
+removed by the next write into the same folder.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TEMP_MARK = ".cropland-tmp-"
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)" + re.escape(TEMP_MARK) + r"(?P<pid>\d+)(?P<suffix>.*)$")
+
+
+def temp_path_for(path: str | os.PathLike) -> Path:
+    """The temporary file (or folder) this process writes before ``path`` is renamed into place."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}{TEMP_MARK}{os.getpid()}{path.suffix}")
+
+
+def owner_of_temp(path: Path) -> int | None:
+    """The process id in a temp file's name, or None for any other name."""
+    match = _TEMP_NAME.match(path.name)
+    return int(match["pid"]) if match else None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files in ``folder`` left by processes that no longer run (killed with
+    SIGKILL, or a crashed machine), with a warning naming each; return them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for candidate in folder.iterdir():
+        pid = owner_of_temp(candidate)
+        if pid is None or _process_alive(pid):
+            continue
+        log.warning(
+            "Removing %s, a temporary file left by process %d, which has ended", candidate, pid
+        )
+        _remove(candidate)
+        removed.append(candidate)
+    return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write into; on success rename it to ``path``.
+
+    On any exception (KeyboardInterrupt and SystemExit included) the temp file is removed and
+    ``path`` is left as it was. Stale temp files in the same folder are cleaned up first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent)
+    tmp = temp_path_for(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists() or tmp.is_symlink():
+            _remove(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` into a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as tmp:
         tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
-    """Write ``data`` as indented JSON, atomically (see :func:`write_text_atomic`)."""
+    """Write ``data`` as indented JSON, atomically (see :func:`atomic_output`)."""
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def save_figure_atomic(figure, path: str | os.PathLike, **savefig_options) -> None:
+    """Save a matplotlib figure to ``path`` atomically (see :func:`atomic_output`)."""
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, **savefig_options)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit(143)`` so that ``finally`` blocks (temp-file removal) run,
+    as they do for Ctrl-C. Python's default for SIGTERM ends the process on the spot."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(signum: int, frame) -> None:
+    print(f"Stopped by signal {signum}; removing temporary files", file=sys.stderr)
+    raise SystemExit(128 + signum)
