@@ -107,7 +107,7 @@ def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(fitted_r
     out, _ = fitted_run
     scalars, images = _tags(out)
     expected = {
-        "train/loss_epoch",
+        "train/loss",
         "train/acc",
         "val/loss",
         "val/acc",

@@ -12,10 +12,13 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 
+from cropland.models.networks import build_network
 from cropland.models.normalization import standardize_valid_steps
+from cropland.training.checkpoint_file import read_checkpoint
 from cropland.training.metrics import classification_metrics, flatten_metrics
+from cropland.training.optim import check_optimizer_settings, rebuild_schedule
 from cropland.training.report import confusion_matrix_figure
 
 
@@ -63,8 +66,9 @@ class CropSequenceClassifier(L.LightningModule):
             }
         )
         self.classes = list(classes)
-        self.net = instantiate(
-            self.hparams.net, in_channels=len(channels), num_classes=len(classes)
+        # Never Hydra's recursive instantiate: these settings may come from a checkpoint file.
+        self.net = build_network(
+            self.hparams.net, "model.net", in_channels=len(channels), num_classes=len(classes)
         )
         self.register_buffer("channel_mean", torch.tensor(channel_mean).view(1, 1, -1, 1, 1))
         self.register_buffer("channel_std", torch.tensor(channel_std).view(1, 1, -1, 1, 1))
@@ -75,8 +79,18 @@ class CropSequenceClassifier(L.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # Mean loss per sequence as a metric, so that it is summed over every process in DDP.
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         # Confusion matrix of the last finished validation and test epochs, for reports.
         self.confusion: dict[str, Tensor] = {}
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs):
+        """Lightning's loader, after the checks every cropland entry point makes (a file that
+        holds data only, naming one of cropland's networks), with ``weights_only=True``."""
+        read_checkpoint(checkpoint_path)
+        kwargs.setdefault("weights_only", True)
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def forward(
         self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
@@ -95,14 +109,11 @@ class CropSequenceClassifier(L.LightningModule):
         logits = self(batch["image"], batch["lengths"], batch["months"])
         loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
         self._metrics(stage).update(logits.detach(), batch["label"])
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=stage == "train",
-            on_epoch=True,
-            batch_size=len(logits),
-            prog_bar=stage != "test",
-        )
+        mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
+        mean_loss.update(loss.detach(), weight=len(logits))
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        if stage == "train":
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
@@ -143,6 +154,8 @@ class CropSequenceClassifier(L.LightningModule):
         self._end_epoch("test")
 
     def configure_optimizers(self):
+        # Only training builds these, and only from plain settings naming torch classes.
+        check_optimizer_settings(self.hparams.optimizer, self.hparams.scheduler)
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
         if not self.hparams.scheduler:
             return optimizer
@@ -151,3 +164,9 @@ class CropSequenceClassifier(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
         }
+
+    def on_train_start(self) -> None:
+        # A resumed run restores the checkpoint's schedule; follow this run's settings instead.
+        if self.trainer.ckpt_path and self.hparams.scheduler:
+            for config in self.trainer.lr_scheduler_configs:
+                rebuild_schedule(config.scheduler, self.hparams.scheduler)

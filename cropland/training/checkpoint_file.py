@@ -1,0 +1,90 @@
+"""Reading a checkpoint file of ``scripts/train.py`` and checking that it holds data only.
+
+Every route that takes a checkpoint from the user (resume in training, eval, predict, export,
+``CropSequenceClassifier.load_from_checkpoint``) reads it here first: loaded on the CPU with
+``weights_only=True``, refused with one line unless it is a Lightning checkpoint of a
+:class:`CropSequenceClassifier` whose hyperparameters are plain data naming one of cropland's
+networks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cropland.errors import CroplandError, short_reason
+from cropland.models.networks import find_hydra_keys, network_class
+
+# What a checkpoint's hyperparameters must hold to rebuild the model without its config.
+REQUIRED_HPARAMS = ("net", "classes", "channels", "channel_mean", "channel_std")
+
+# Settings a checkpoint stores for training only: never built when a model is used.
+TRAINING_ONLY_HPARAMS = ("optimizer", "scheduler")
+
+_EXAMPLE = "outputs/train/runs/<time>/checkpoints/last.ckpt"
+
+
+def read_checkpoint(ckpt_path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's contents (loaded on the CPU with ``weights_only=True``), checked to be a
+    Lightning checkpoint of a :class:`CropSequenceClassifier`."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise CroplandError(f"ckpt_path={path} {what}; give a checkpoint file such as {_EXAMPLE}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load fails in many ways (EOF, KeyError, zip errors, ...)
+        raise CroplandError(
+            f"ckpt_path={path} is not a PyTorch checkpoint that loads with weights_only=True "
+            f"({short_reason(error)}); give a .ckpt written by scripts/train.py"
+        ) from error
+    if not isinstance(checkpoint, dict):
+        raise CroplandError(
+            f"ckpt_path={path} holds a {type(checkpoint).__name__}, not a Lightning checkpoint; "
+            "give a .ckpt written by scripts/train.py"
+        )
+    if "state_dict" not in checkpoint or "pytorch-lightning_version" not in checkpoint:
+        if _is_published_state_dict(checkpoint):
+            raise CroplandError(
+                f"ckpt_path={path} is the published project's best_model.pth (a plain state "
+                "dict), not a cropland checkpoint; load it with "
+                "cropland.models.load_published_checkpoint"
+            )
+        raise CroplandError(
+            f"ckpt_path={path} is not a Lightning checkpoint (no state_dict and "
+            "pytorch-lightning_version); give a .ckpt written by scripts/train.py"
+        )
+    hparams = checkpoint.get("hyper_parameters") or {}
+    missing = [key for key in REQUIRED_HPARAMS if key not in hparams]
+    if missing:
+        raise CroplandError(
+            f"ckpt_path={path} is a Lightning checkpoint of another model: its hyperparameters "
+            f"lack {', '.join(missing)}; give a .ckpt written by scripts/train.py"
+        )
+    check_hyperparameters(hparams, f"ckpt_path={path}: hyper_parameters")
+    return checkpoint
+
+
+def check_hyperparameters(hparams: dict[str, Any], where: str) -> None:
+    """A checkpoint's hyperparameters are data: the net names one of cropland's networks
+    exactly, and nothing else anywhere holds a Hydra key or a non-plain value. The optimizer and
+    scheduler may name their class (they are built only when training goes on)."""
+    network_class(hparams["net"], f"{where}.net")
+    for key, value in hparams.items():
+        if key == "net":
+            continue
+        if key in TRAINING_ONLY_HPARAMS and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in ("_target_", "_partial_")}
+        suspicious = find_hydra_keys(value, f"{where}.{key}")
+        if suspicious:
+            raise CroplandError(
+                f"{where} holds {', '.join(suspicious)}: only plain values are allowed; "
+                "refusing to load it"
+            )
+
+
+def _is_published_state_dict(data: dict) -> bool:
+    return any(str(key).startswith("convlstm.cell_list.") for key in data)
