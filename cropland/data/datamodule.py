@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader
+import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Sampler
 
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
+from cropland.data.sampling import EpochShuffleSampler
 from cropland.data.sequence_dataset import (
     CropSequenceDataset,
     channel_statistics,
@@ -55,9 +61,21 @@ class CropSequenceDataModule(L.LightningDataModule):
         augmentation: dict | None = None,
         statistics: str = "train",
         synthetic: dict | None = None,
+        shuffle_seed: int = 0,
     ) -> None:
         super().__init__()
         self.path = Path(path)
+        _check_positive_int("data.batch_size", batch_size, "e.g. 16")
+        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+            raise CroplandError(
+                f"data.num_workers={num_workers!r}: expected 0 (load in the main process) or a "
+                "positive number of worker processes"
+            )
+        if split == "stratified" and not 0 < val_fraction < 1:
+            raise CroplandError(
+                f"data.val_fraction={val_fraction}: expected a fraction between 0 and 1, e.g. "
+                "0.1; checkpoint selection and early stopping need a validation split"
+            )
         self.sensors = parse_sensors(channels)
         if in_memory not in (True, False, "auto"):
             raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
@@ -78,6 +96,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.in_memory = in_memory
         self.augmentation = SequenceAugmentation(**(augmentation or {}))
         self.synthetic = synthetic
+        self.shuffle_seed = shuffle_seed
         self.datasets: dict[str, CropSequenceDataset] = {}
 
     @property
@@ -85,7 +104,12 @@ class CropSequenceDataModule(L.LightningDataModule):
         return channel_names(self.sensors)
 
     def prepare_data(self) -> None:
-        """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing."""
+        """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing.
+
+        Every process may call this (DDP under torchrun, two runs started together): a lock
+        beside the file lets the first make it while the others wait, then reuse it.
+        """
+        self._check_path_is_not_a_folder()
         if self.path.exists() or self.synthetic is None:
             return
         expected = synthetic_file_name(**self.synthetic)
@@ -96,6 +120,11 @@ class CropSequenceDataModule(L.LightningDataModule):
                 f"data.path=<file.h5>, or leave data.path unset for the synthetic data "
                 f"({expected} under paths.data_dir)"
             )
+        with _exclusive_lock(self.path.with_name(f".{self.path.name}.lock")):
+            if not self.path.exists():
+                self._make_synthetic()
+
+    def _make_synthetic(self) -> None:
         tree = synthetic_tree_for(self.path)
         if not tree.exists():
             log.info("Generating synthetic PNG tree in %s", tree)
@@ -103,9 +132,17 @@ class CropSequenceDataModule(L.LightningDataModule):
         log.info("Preparing %s from %s", self.path, tree)
         prepare_dataset(tree, self.path)
 
+    def _check_path_is_not_a_folder(self) -> None:
+        if self.path.is_dir():
+            raise CroplandError(
+                f"data.path={self.path} is a folder; give a prepared .h5 file, made from a PNG "
+                f"tree with: python scripts/prepare.py src={self.path} dst=<file.h5>"
+            )
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
+        self._check_path_is_not_a_folder()
         source = PreparedFile(self.path)
         self.classes = source.classes
         indices = channel_indices(self.sensors, source.channels)
@@ -123,8 +160,12 @@ class CropSequenceDataModule(L.LightningDataModule):
             self.datasets[name] = CropSequenceDataset(
                 self.path, source.records, sequences, members, indices, pixels
             )
-        if len(self.datasets["train"]) == 0:
-            raise CroplandError(f"the training split of {self.path} is empty")
+        for name, dataset in self.datasets.items():
+            if len(dataset) == 0 and name != "test":
+                raise CroplandError(
+                    f"the {name} split of {self.path} is empty ({len(sequences)} sequences); "
+                    "use a larger file or larger data.val_fraction"
+                )
 
         train = self.datasets["train"]
         if self.statistics == "all":
@@ -168,24 +209,41 @@ class CropSequenceDataModule(L.LightningDataModule):
             "class_weights": self.class_weights.tolist(),
         }
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _loader(self, name: str, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(
             self.datasets[name],
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=pad_sequences,
             persistent_workers=self.num_workers > 0,
+            # Worker seeds come from here, not from the global generator, whose draws belong to
+            # augmentation and dropout (see cropland.training.epoch_seeding).
+            generator=torch.Generator().manual_seed(self.shuffle_seed),
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        # The order depends on the seed and epoch only; a resumed run starts at its epoch.
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        sampler = EpochShuffleSampler(self.datasets["train"], self.shuffle_seed, epoch)
+        return self._loader("train", sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return self._loader("test")
+        # Lightning's DistributedSampler pads the last batch with repeated sequences, which
+        # test scores would count twice; this one gives each sequence to exactly one process.
+        sampler = UnrepeatedDistributedSampler(
+            self.datasets["test"],
+            num_replicas=trainer.world_size,
+            rank=trainer.global_rank,
+            shuffle=False,
+        )
+        return self._loader("test", sampler)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         image = to_unit_range(batch["image"])
@@ -193,6 +251,23 @@ class CropSequenceDataModule(L.LightningDataModule):
             image = self.augmentation(image)
         batch["image"] = image
         return batch
+
+
+def _check_positive_int(key: str, value, example: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise CroplandError(f"{key}={value!r}: expected a whole number of at least 1, {example}")
+
+
+@contextmanager
+def _exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (created if missing) for the block."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from cropland.io import save_figure_atomic
+
 
 def per_class_scores(confusion: np.ndarray) -> dict[str, np.ndarray]:
     """Precision, recall, F1 and support per class; rows are true classes, columns predictions."""
@@ -104,5 +106,5 @@ def save_confusion_figures(confusion: np.ndarray, classes: list[str], folder: Pa
     """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares)."""
     for normalize, name in ((False, "confusion_matrix.png"), (True, "confusion_matrix_norm.png")):
         figure = confusion_matrix_figure(confusion, classes, normalize=normalize)
-        figure.savefig(Path(folder) / name, dpi=120)
+        save_figure_atomic(figure, Path(folder) / name, dpi=120)
         plt.close(figure)

@@ -10,12 +10,15 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from cropland.io import write_json_atomic
+from cropland.io import write_json_atomic, write_text_atomic
+from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.hparams import log_final_hparams
 from cropland.training.report import classification_report, save_confusion_figures
+from cropland.training.resume import resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +37,34 @@ def instantiate_group(group: DictConfig | None) -> list:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train, then test the best checkpoint; returns the flat metrics also written to disk."""
     output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
+    # Checked before anything is built or written: a crafted checkpoint is refused here.
+    runs_folder = Path(cfg.paths.log_dir) / cfg.task_name / "runs"
+    resume_from = resume_checkpoint(cfg.get("ckpt_path"), runs_folder, output_dir)
+    _save_config(cfg, output_dir)
+    seed = cfg.get("seed")
+    if seed is not None:
+        L.seed_everything(seed, workers=True)
 
-    datamodule = instantiate(cfg.data)
+    # Shuffling follows the run seed, epoch by epoch, so a resumed run sees the same order.
+    datamodule = instantiate(cfg.data, shuffle_seed=seed or 0)
     datamodule.prepare_data()
     datamodule.setup("fit")
     # The model is built from what the training split says: classes, channels, statistics.
     model = instantiate(cfg.model, _recursive_=False, **datamodule.model_inputs())
 
     callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"))
+    if seed is not None:
+        callbacks.append(EpochSeeding(seed))
     loggers: list[Logger] = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
 
-    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    # The checkpoint that follows the optimized metric (another one keeps last.ckpt).
+    checkpoint = next(
+        (c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor is not None), None
+    )
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
 
@@ -60,7 +72,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = checkpoint.best_model_path if checkpoint is not None else ""
         if not best:
             log.warning("No best checkpoint was saved; testing the weights of the last epoch.")
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+        trainer.test(
+            model, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True
+        )
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
@@ -74,10 +88,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+@rank_zero_only
+def _save_config(cfg: DictConfig, output_dir: Path) -> None:
+    """The resolved config, once per run (every DDP process runs ``train``)."""
+    write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+
+
 def _write_test_report(confusion, classes: list[str], output_dir: Path) -> None:
     report = classification_report(confusion, classes)
     Console().print(f"\n[bold]Test set, best checkpoint[/bold]\n{report}\n", highlight=False)
-    (output_dir / "report.txt").write_text(report + "\n")
+    write_text_atomic(output_dir / "report.txt", report + "\n")
     save_confusion_figures(confusion, classes, output_dir)
 
 

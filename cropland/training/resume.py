@@ -1,0 +1,48 @@
+"""Which checkpoint a run resumes from: ``ckpt_path=<file>``, or ``ckpt_path=last`` for the
+newest run's ``last.ckpt``. Checked like every checkpoint a user gives (data only, one of
+cropland's networks) before anything is built."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from cropland.errors import CroplandError
+from cropland.training.checkpoint_file import read_checkpoint
+
+log = logging.getLogger(__name__)
+
+LAST = "last"
+
+
+def resume_checkpoint(
+    ckpt_path: str | os.PathLike | None, runs_folder: Path, current_run: Path
+) -> Path | None:
+    """The checkpoint to resume from, checked, or None to start afresh."""
+    if ckpt_path is None or str(ckpt_path) == "":
+        return None
+    if str(ckpt_path) == LAST:
+        path = newest_last_checkpoint(runs_folder, current_run)
+        log.info("Resuming from %s (ckpt_path=last: the newest run's last.ckpt)", path)
+    else:
+        path = Path(ckpt_path)
+    read_checkpoint(path)
+    return path
+
+
+def newest_last_checkpoint(runs_folder: Path, current_run: Path) -> Path:
+    """``checkpoints/last.ckpt`` of the newest run in ``runs_folder`` (run folders are named by
+    their start time, so the newest sorts last), other than the run starting now."""
+    current = current_run.resolve()
+    candidates = sorted(
+        path
+        for path in runs_folder.glob("*/checkpoints/last.ckpt")
+        if path.parent.parent.resolve() != current
+    )
+    if not candidates:
+        raise CroplandError(
+            f"ckpt_path=last: no run under {runs_folder} has checkpoints/last.ckpt; give a "
+            "checkpoint file instead: ckpt_path=outputs/train/runs/<time>/checkpoints/last.ckpt"
+        )
+    return candidates[-1]
