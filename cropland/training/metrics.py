@@ -24,7 +24,10 @@ def classification_metrics(num_classes: int) -> MetricCollection:
             "recall": MulticlassRecall(num_classes, average=None),
             "f1": MulticlassF1Score(num_classes, average=None),
             "confusion": MulticlassConfusionMatrix(num_classes),
-        }
+        },
+        # Groups found by comparing states after the first update can differ between DDP
+        # processes, whose collectives must then match: every metric keeps its own states.
+        compute_groups=False,
     )
 
 

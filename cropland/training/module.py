@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import lightning as L
@@ -20,6 +21,10 @@ from cropland.training.checkpoint_file import read_checkpoint
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule
 from cropland.training.report import confusion_matrix_figure
+
+# Lightning suggests sync_dist=True for every value logged at epoch end under DDP; ours are
+# computed from torchmetrics states already summed over all processes.
+warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
 
 
 def _plain(config: Mapping | None) -> dict | None:
@@ -105,13 +110,14 @@ class CropSequenceClassifier(L.LightningModule):
     def _metrics(self, stage: str) -> MetricCollection:
         return getattr(self, f"{stage}_metrics")
 
+    def _mean_loss(self, stage: str) -> MeanMetric:
+        return getattr(self, f"{stage}_loss")
+
     def _step(self, batch: dict, stage: str) -> Tensor:
         logits = self(batch["image"], batch["lengths"], batch["months"])
         loss = F.cross_entropy(logits, batch["label"], weight=self.class_weights)
         self._metrics(stage).update(logits.detach(), batch["label"])
-        mean_loss: MeanMetric = getattr(self, f"{stage}_loss")
-        mean_loss.update(loss.detach(), weight=len(logits))
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        self._mean_loss(stage).update(loss.detach(), weight=len(logits))
         if stage == "train":
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
@@ -126,10 +132,14 @@ class CropSequenceClassifier(L.LightningModule):
         self._step(batch, "test")
 
     def _end_epoch(self, stage: str) -> None:
+        # Every process computes the same values here, in the same order: torchmetrics sums
+        # the states over DDP processes (so nothing is left for Lightning's sync_dist to do).
         computed = self._metrics(stage).compute()
         self._metrics(stage).reset()
         scalars = flatten_metrics(computed, f"{stage}/", self.classes)
-        headline = {key: scalars.pop(f"{stage}/{key}") for key in ("acc", "f1_macro")}
+        scalars[f"{stage}/loss"] = float(self._mean_loss(stage).compute())
+        self._mean_loss(stage).reset()
+        headline = {key: scalars.pop(f"{stage}/{key}") for key in ("loss", "acc", "f1_macro")}
         self.log_dict({f"{stage}/{k}": v for k, v in headline.items()}, prog_bar=stage == "val")
         self.log_dict(scalars)
         confusion = computed[f"{stage}/confusion"].cpu()

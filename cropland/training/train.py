@@ -78,8 +78,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
+        confusion = model.confusion["test"].numpy()
+        # Sequences scored, over all processes: under DDP each test sequence counts once.
+        metrics["test/sequences"] = int(confusion.sum())
         if trainer.is_global_zero:
-            _write_test_report(model.confusion["test"].numpy(), model.classes, output_dir)
+            _write_test_report(confusion, model.classes, output_dir)
 
     log_final_hparams(loggers, cfg, metrics)
     if trainer.is_global_zero:
