@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from cropland.data.png_tree import PatchReadError, read_patch, scan_tree
 from cropland.data.prepare import prepare_dataset, summary_path
 from cropland.data.prepared_file import PreparedFile
 from cropland.errors import CroplandError
+from cropland.io import owner_of_temp
 from tests.conftest import run_script
 
 # --- a tiny PNG tree, written the way the real dataset is laid out ---------------------------
@@ -148,7 +152,7 @@ def test_summary_json_beside_output(clean_tree: Path, tmp_path: Path) -> None:
     path = tmp_path / "out.summary.json"
     assert summary_path(tmp_path / "out.h5") == path
     assert json.loads(path.read_text()) == summary
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "out.summary.json", "tree"]
 
 
 # --- defects are skipped and counted by reason ------------------------------------------------
@@ -309,7 +313,9 @@ def test_failure_mid_write_leaves_no_dst(
     with pytest.raises(RuntimeError, match="simulated crash"):
         prepare(clean_tree, out / "prepared.h5")
 
-    assert [p.suffix for p in files_at_crash] == [".tmp"]  # it was writing, not yet renamed
+    # It was writing into its recognisable temp file, not yet renamed.
+    assert [owner_of_temp(p) for p in files_at_crash] == [os.getpid()]
+    assert [p.suffix for p in files_at_crash] == [".h5"]
     assert list(out.iterdir()) == []
 
 
@@ -523,6 +529,62 @@ def encoded(image: Image.Image) -> bytes:
     return png_bytes(image).getvalue()
 
 
+def png_16_bit_rgb(pixels: np.ndarray, alpha: bool = False) -> bytes:
+    """A 16-bit RGB(A) PNG whose high bytes are the 8-bit ``pixels`` (65, 65, 3), with low
+    bytes that matter. Pillow cannot write 16-bit colour PNGs, so the chunks are written by
+    hand; Pillow reads them as 8-bit RGB(A), keeping the high bytes."""
+    low = np.arange(pixels.size).reshape(pixels.shape) % 251
+    values = pixels.astype(">u2") * 256 + low
+    if alpha:
+        values = np.concatenate([values, np.full((*values.shape[:2], 1), 65535, ">u2")], axis=2)
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in values)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    height, width = pixels.shape[:2]
+    header = struct.pack(">IIBBBBB", width, height, 16, 6 if alpha else 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_pillow_reads_16_bit_rgb_as_8_bit_which_is_why_it_is_refused() -> None:
+    pixels = patch_pixels(1, 201907, "RGB")
+    with Image.open(io.BytesIO(png_16_bit_rgb(pixels))) as image:
+        assert image.mode == "RGB"  # nothing in the mode says 16 bits
+        np.testing.assert_array_equal(np.asarray(image), pixels)  # the low bytes are dropped
+
+
+def test_palette_pngs_of_fewer_bits_are_read() -> None:
+    grey = (np.arange(IMAGE_SIZE * IMAGE_SIZE) % 4 * 60).astype(np.uint8)
+    palette = Image.fromarray(grey.reshape(IMAGE_SIZE, IMAGE_SIZE)).convert("RGB").quantize(4)
+    png = io.BytesIO()
+    palette.save(png, "PNG", bits=2)
+    assert png.getvalue()[24] == 2  # the IHDR bit depth
+    expected = np.asarray(palette.convert("RGB")).transpose(2, 0, 1)
+    np.testing.assert_array_equal(read_patch(io.BytesIO(png.getvalue()), "RGB"), expected)
+
+
+def test_a_16_bit_rgb_patch_in_a_tree_is_skipped_as_wrong_mode(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    write_sequence(root, 1, [6, 7, 8])
+    paths = write_record(root, 1, 201909)
+    paths["RGB"].write_bytes(png_16_bit_rgb(patch_pixels(1, 201909, "RGB")))
+
+    summary = prepare(root, tmp_path / "out.h5")
+
+    assert skipped_paths(summary, "wrong_mode") == {str(paths["RGB"])}
+    assert "16-bit PNG" in details(summary, "wrong_mode")[0]
+    assert summary["skipped_by_reason"] == {"bad_image_in_record": 5, "wrong_mode": 1}
+    assert PreparedFile(tmp_path / "out.h5").records.date.tolist() == [201906, 201907, 201908]
+
+
 @pytest.mark.parametrize(
     ("content", "sensor", "reason"),
     [
@@ -532,8 +594,23 @@ def encoded(image: Image.Image) -> bytes:
         (encoded(Image.new("RGB", (65, 64))), "RGB", "wrong_size"),
         (encoded(Image.new("L", (65, 65))), "RGB", "wrong_mode"),
         (encoded(Image.new("I;16", (65, 65))), "NDVI", "wrong_mode"),
+        (png_16_bit_rgb(patch_pixels(1, 201907, "RGB")), "RGB", "wrong_mode"),
+        (png_16_bit_rgb(patch_pixels(1, 201907, "NDVI")), "NDVI", "wrong_mode"),
+        (png_16_bit_rgb(patch_pixels(1, 201907, "RGB"), alpha=True), "RGB", "wrong_mode"),
+        (encoded(Image.new("1", (65, 65))), "NDVI", "wrong_mode"),
     ],
-    ids=["empty", "not_png", "truncated", "wrong_size", "grey_rgb", "16_bit_index"],
+    ids=[
+        "empty",
+        "not_png",
+        "truncated",
+        "wrong_size",
+        "grey_rgb",
+        "16_bit_index",
+        "16_bit_rgb",
+        "16_bit_rgb_index",
+        "16_bit_rgba",
+        "bilevel",
+    ],
 )
 def test_read_patch_errors_have_reasons(
     tmp_path: Path, content: bytes, sensor: str, reason: str

@@ -20,7 +20,7 @@ from cropland.data.prepared_file import PreparedFile
 from cropland.data.published_hdf5 import SPLIT_FOLDER
 from cropland.errors import CroplandError
 from tests.published_format import PublishedRow, rows_from_tree, write_published_file
-from tests.test_prepare import run_prepare
+from tests.test_prepare import png_16_bit_rgb, run_prepare
 
 
 def prepare(src: Path, dst: Path, **kwargs) -> dict:
@@ -165,6 +165,21 @@ def test_bad_rows_are_skipped_by_reason(tmp_path: Path) -> None:
     assert list(sequences.point) == list(range(1, 13))
     assert list(sequences.length) == [3] + [2] * 10 + [3]
     assert sequences.label[-1] == -1
+
+
+def test_a_16_bit_rgb_png_in_a_row_is_skipped_as_wrong_mode(tmp_path: Path) -> None:
+    """The published file's PNGs are decoded as a tree's are: 16 bits is refused alike."""
+    rows = sequence(1) + sequence(2)
+    rgb = np.random.default_rng(0).integers(0, 256, (IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    rows[1] = dataclasses.replace(rows[1], images={**rows[1].images, "RGB": png_16_bit_rgb(rgb)})
+    src = write_published_file(tmp_path / "ca.hdf5", rows)
+
+    summary = prepare(src, tmp_path / "out.h5", min_length=2)
+
+    assert summary["skipped_by_reason"] == {"bad_image_in_record": 5, "wrong_mode": 1}
+    reasons = {item["path"]: item["reason"] for item in summary["skipped"]}
+    assert reasons[f"{src}[row 1]/RGB"] == "wrong_mode"
+    assert PreparedFile(tmp_path / "out.h5").sequences.length.tolist() == [2, 3]
 
 
 def test_printed_summary_names_rows(tmp_path: Path, capsys, monkeypatch) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from cropland.data.layout import (
 )
 from cropland.data.synthetic import generate_tree, summary_path
 from cropland.errors import CroplandError
+from cropland.io import owner_of_temp
 from tests.conftest import run_script
 
 # DATASET.md: real test supports per class, and the share of points with an image each month.
@@ -171,6 +174,40 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> N
     with pytest.raises(KeyboardInterrupt):
         generate_tree(tmp_path / "tree", num_points=4, progress=False, workers=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_files_are_written_into_a_recognisable_temp_folder(tmp_path: Path, monkeypatch) -> None:
+    write_points = synthetic._write_points
+    folders = []
+
+    def record_folder(tree: Path, *args):
+        folders.append(tree)
+        return write_points(tree, *args)
+
+    monkeypatch.setattr(synthetic, "_write_points", record_folder)
+    generate_tree(tmp_path / "tree", num_points=2, progress=False, workers=1)
+    assert {folder.name for folder in folders} == {f".tree.cropland-tmp-{os.getpid()}"}
+    assert {owner_of_temp(folder) for folder in folders} == {os.getpid()}
+
+
+def test_a_killed_run_leaves_a_temp_folder_the_next_one_removes(tmp_path: Path, caplog) -> None:
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    # What a run killed with SIGKILL leaves: its half-written tree, and the tree it replaced.
+    left = [
+        tmp_path / f".tree.cropland-tmp-{ended.pid}",
+        tmp_path / f".tree.cropland-tmp-{ended.pid}.old",
+    ]
+    for folder in left:
+        (folder / "RGB").mkdir(parents=True)
+        (folder / "RGB" / "patch.png").write_bytes(b"half")
+
+    generate_tree(tmp_path / "tree", num_points=2, progress=False)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree", "tree.synthetic.json"]
+    removed = [r.getMessage() for r in caplog.records if r.name == "cropland.io"]
+    assert len(removed) == 2
+    assert all(any(f"Removing {folder}," in message for message in removed) for folder in left)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ read, and listed as an ``extension_case`` notice so that the user knows.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -63,9 +64,10 @@ _DECODE_ERRORS = (
     Image.DecompressionBombError,
 )
 
-# PNG modes each sensor may come in. An RGB patch needs three colour channels; an index
-# patch repeats its value in every channel, so grey PNGs are as good as colour ones.
-# 16-bit and bilevel modes would need a lossy conversion, so they are refused.
+# PNG modes each sensor may come in, all at 8 bits per sample (palette PNGs at any depth: their
+# palette holds 8-bit colours). An RGB patch needs three colour channels; an index patch
+# repeats its value in every channel, so grey PNGs are as good as colour ones. 16-bit, 1-4 bit
+# grey and bilevel PNGs would need a conversion that changes values, so they are refused.
 _RGB_MODES = frozenset({"RGB", "RGBA", "P"})
 _INDEX_MODES = frozenset({"L", "LA", "RGB", "RGBA", "P"})
 
@@ -252,13 +254,15 @@ def read_patch(
 
     ``source`` is a path or an open binary file (PNG bytes from another container); ``label``
     names it in errors (default: the path). Raises :class:`PatchReadError` with reason
-    ``unreadable``, ``wrong_size`` or ``wrong_mode``.
+    ``unreadable``, ``wrong_size`` or ``wrong_mode`` (16-bit, bilevel or 1-4 bit grey PNGs, or
+    a grey PNG for RGB).
     """
     if label is None:
         label = str(source) if isinstance(source, str | os.PathLike) else repr(source)
     try:
-        with Image.open(source, formats=["PNG"]) as image:
-            _check_header(image, sensor, label)
+        png = Path(source).read_bytes() if isinstance(source, str | os.PathLike) else source.read()
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+            _check_header(image, _bit_depth(png), sensor, label)
             pixels = np.asarray(image.convert("RGB") if image.mode == "P" else image)
     except PatchReadError:
         raise  # it is a ValueError, which the next clause would relabel as unreadable
@@ -267,17 +271,33 @@ def read_patch(
     return _to_channels_first(pixels, sensor)
 
 
-def _check_header(image: Image.Image, sensor: str, label: str) -> None:
+def _check_header(image: Image.Image, bit_depth: int | None, sensor: str, label: str) -> None:
     """Refuse a patch from its header alone, before paying for decoding."""
     if image.size != (IMAGE_SIZE, IMAGE_SIZE):
         width, height = image.size
         raise PatchReadError(
             label, "wrong_size", f"{width}x{height} pixels, expected {IMAGE_SIZE}x{IMAGE_SIZE}"
         )
+    if bit_depth not in (8, None) and image.mode != "P":
+        # Pillow reads 16-bit colour PNGs as 8-bit RGB(A), keeping the high byte of each
+        # value: the patch would load, silently changed. Palette PNGs of 1-4 bits are fine:
+        # their palette holds 8-bit colours.
+        raise PatchReadError(
+            label,
+            "wrong_mode",
+            f"{bit_depth}-bit PNG; only 8-bit PNGs are read, as the dataset's patches are: "
+            "save it with 8 bits per channel",
+        )
     if image.mode not in _allowed_modes(sensor):
         raise PatchReadError(
             label, "wrong_mode", f"PNG mode {image.mode} is not usable for {sensor}"
         )
+
+
+def _bit_depth(png: bytes) -> int | None:
+    """Bits per sample, from the PNG's header chunk (IHDR, first after the 8-byte signature:
+    length, type, width, height, then the bit depth); Pillow's mode does not always show it."""
+    return png[24] if len(png) > 24 and png[12:16] == b"IHDR" else None
 
 
 def _allowed_modes(sensor: str) -> frozenset[str]:

@@ -21,6 +21,7 @@ add their own (see :mod:`cropland.data.png_tree` and :mod:`cropland.data.publish
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -48,7 +49,7 @@ from cropland.data.png_tree import EXPECTED_LAYOUT, PatchReadError, read_patch, 
 from cropland.data.prepared_file import RecordTable, SequenceTable, write_prepared_file
 from cropland.data.published_hdf5 import SPLIT_FOLDER as PUBLISHED_SPLIT_FOLDER
 from cropland.data.published_hdf5 import PublishedFile, is_hdf5
-from cropland.errors import CroplandError
+from cropland.errors import CroplandError, short_reason
 from cropland.io import write_json_atomic
 
 # Records decoded and written together: ~8.6 MB of pixels, whatever the dataset's size.
@@ -56,6 +57,9 @@ BATCH_RECORDS = 256
 
 # Example sources shown per reason in the printed summary; the JSON summary lists them all.
 EXAMPLES_PER_REASON = 3
+
+# What a full disk, a full quota or a file size limit (ulimit -f) make writes fail with.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 EXPECTED_SRC = f"the dataset folder laid out as {EXPECTED_LAYOUT}, or the published .hdf5 file"
 
@@ -142,12 +146,14 @@ def prepare_dataset(
     overwrite: bool = False,
     progress: bool = True,
     sensors: Sequence[str] = SENSORS,
+    report: bool = True,
 ) -> dict:
     """Prepare ``src`` (PNG tree folder or published HDF5) into the HDF5 file ``dst``.
 
-    Returns the summary, which is also printed and written beside ``dst`` as
-    ``<dst stem>.summary.json``. Bad input (missing ``src``, existing ``dst``, nothing usable)
-    raises :class:`CroplandError`; bad files or rows inside ``src`` are skipped and reported.
+    Returns the summary, which is also written beside ``dst`` as ``<dst stem>.summary.json``
+    and, with ``report``, printed. Bad input (missing ``src``, existing ``dst``, nothing usable)
+    and a failed write (a full disk) raise :class:`CroplandError`, leaving no temp file and
+    ``dst`` as it was; bad files or rows inside ``src`` are skipped and reported.
     ``sensors``: the sensors a record needs and the file stores (all six by default; a model's
     own sensors when preparing data to predict on, so that other sensors may be absent).
     """
@@ -162,7 +168,7 @@ def prepare_dataset(
         raise CroplandError(f"sensors {list(sensors)}: expected some of {', '.join(SENSORS)}")
     with _read_source(src) as contents:
         contents.patches = [p for p in contents.patches if p.name.sensor in sensors]
-        return _prepare(contents, str(src), dst, min_length, overwrite, progress, sensors)
+        return _prepare(contents, str(src), dst, min_length, overwrite, progress, sensors, report)
 
 
 def summary_path(dst: str | os.PathLike) -> Path:
@@ -240,6 +246,7 @@ def _prepare(
     overwrite: bool,
     progress: bool,
     sensors: tuple[str, ...],
+    report: bool,
 ) -> dict:
     with _progress_bar(progress) as bar:
         selection = select_sequences(contents.patches, min_length, bar, sensors)
@@ -255,8 +262,13 @@ def _prepare(
                 "source_format": contents.format,
             }
             _write(dst, selection, attrs, overwrite, bar)
-    write_json_atomic(summary_path(dst), summary)
-    _print_summary(summary)
+    try:
+        write_json_atomic(summary_path(dst), summary)
+    except OSError as error:
+        then = "run prepare again" + (" with overwrite=true" if selection.records else "")
+        raise CroplandError(_write_failed(str(summary_path(dst)), error, then)) from error
+    if report:
+        _print_summary(summary)
     if not selection.records:
         raise CroplandError(
             f"no sequence of at least min_length={min_length} usable records in src={source}; "
@@ -424,7 +436,21 @@ def _write(
     except FileExistsError as error:  # created by someone else while we were decoding
         raise CroplandError(_exists_message(dst)) from error
     except OSError as error:
-        raise CroplandError(f"cannot write dst={dst}: {error}") from error
+        raise CroplandError(_write_failed(f"dst={dst}", error, "run prepare again")) from error
+
+
+def _write_failed(what: str, error: OSError, then: str) -> str:
+    """One line for a failed write of ``what``; its temporary file is already removed."""
+    if error.errno in _DISK_FULL:
+        return (
+            f"could not write {what}: disk full or file too large "
+            f"({os.strerror(error.errno)}); free space and {then}"
+        )
+    cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+    return (
+        f"could not write {what} ({short_reason(cause)}); check that its folder exists and is "
+        f"writable, then {then}"
+    )
 
 
 def _pixel_batches(records: list[Record], progress: Progress) -> Iterator[np.ndarray]:

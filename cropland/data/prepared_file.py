@@ -25,16 +25,20 @@ belong to a kept sequence are stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from cropland.errors import CroplandError
+from cropland.errors import CroplandError, short_reason
+from cropland.io import atomic_output
 
 FORMAT = "cropland.prepared"
 FORMAT_VERSION = 1
@@ -114,45 +118,180 @@ def write_prepared_file(
     attrs: dict,
     overwrite: bool = False,
 ) -> None:
-    """Write a prepared file atomically: into a temporary file beside ``dst``, then rename.
+    """Write a prepared file atomically (:func:`cropland.io.atomic_output`): into a temporary
+    file beside ``dst``, renamed when complete.
 
     ``pixel_batches`` yields uint8 arrays ``(n, channels, H, W)`` in record order, so a caller
     can stream pixels without holding the whole dataset in memory. An interrupted write leaves
-    only the temporary file (removed on errors we see), never a ``dst`` that looks valid.
+    no ``dst`` that looks valid; a temp file left by a killed process is removed by the next
+    write into the folder. A failed write (disk full, file size limit) raises
+    :class:`PreparedFileWriteError` with the ``OSError`` behind it.
     """
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{dst} already exists; pass overwrite=true to replace it")
-    dst.parent.mkdir(parents=True, exist_ok=True)
     channels = list(attrs["channels"])
     size = int(attrs["image_size"])
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    with atomic_output(dst) as tmp:
+        sink = _WriteSink(tmp)
+        try:
+            with _signals_held_back() as deliver_signals, h5py.File(sink, "w") as f:
+                f.attrs["format"] = FORMAT
+                f.attrs["format_version"] = FORMAT_VERSION
+                for key, value in attrs.items():
+                    f.attrs[key] = json.dumps(value)
+                pixels = f.create_dataset(
+                    "pixels",
+                    shape=(len(records), len(channels), size, size),
+                    dtype=np.uint8,
+                    chunks=(1, len(channels), size, size),
+                    compression="gzip",
+                    compression_opts=4,
+                    shuffle=True,
+                )
+                written = 0
+                for batch in pixel_batches:
+                    pixels[written : written + len(batch)] = batch
+                    written += len(batch)
+                    sink.raise_failure(dst)  # stop at once: the rest would only go to memory
+                    deliver_signals()
+                if written != len(records):
+                    raise RuntimeError(f"wrote {written} pixel records for {len(records)} records")
+                _write_table(f.create_group("records"), records)
+                _write_table(f.create_group("sequences"), sequences)
+        finally:
+            sink.close()
+        sink.raise_failure(dst)
+
+
+@contextlib.contextmanager
+def _signals_held_back() -> Iterator[Callable[[], None]]:
+    """Hold back Ctrl-C and SIGTERM while HDF5 writes through a :class:`_WriteSink`; yield a
+    function that delivers one that came (call it between HDF5 calls); deliver it on exit.
+
+    Python runs signal handlers in the main thread between two bytecodes, which during a write
+    may be inside the sink's methods: the KeyboardInterrupt or SystemExit would then reach HDF5
+    as a failed write, and leave it in the state that crashes (see :class:`_WriteSink`).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None  # handlers run in the main thread only: never inside this one's calls
+        return
+    caught: list[int] = []
+    held = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        if callable(handler) or handler == signal.SIG_DFL:  # not SIG_IGN, nor set outside Python
+            held[number] = handler
+            signal.signal(number, lambda number, frame: caught.append(number))
+
+    def deliver() -> None:
+        if caught:
+            number = caught[0]
+            caught.clear()
+            if callable(held[number]):
+                held[number](number, None)
+            else:  # the default action: end the process, as it would have at once
+                signal.signal(number, signal.SIG_DFL)
+                signal.raise_signal(number)
+
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            for key, value in attrs.items():
-                f.attrs[key] = json.dumps(value)
-            pixels = f.create_dataset(
-                "pixels",
-                shape=(len(records), len(channels), size, size),
-                dtype=np.uint8,
-                chunks=(1, len(channels), size, size),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=True,
-            )
-            written = 0
-            for batch in pixel_batches:
-                pixels[written : written + len(batch)] = batch
-                written += len(batch)
-            if written != len(records):
-                raise RuntimeError(f"wrote {written} pixel records for {len(records)} records")
-            _write_table(f.create_group("records"), records)
-            _write_table(f.create_group("sequences"), sequences)
-        os.replace(tmp, dst)
+        yield deliver
     finally:
-        tmp.unlink(missing_ok=True)
+        for number, handler in held.items():
+            signal.signal(number, handler)
+    deliver()  # one that came while the file was closed
+
+
+class PreparedFileWriteError(OSError):
+    """Writing a prepared file failed (``__cause__``: the ``OSError`` of the failed write)."""
+
+
+class _WriteSink:
+    """The temporary file, as h5py's ``fileobj`` driver sees it, taking write errors itself.
+
+    HDF5 cannot recover from a failed write: the dataset or file whose flush failed is left
+    half closed, and the next attempt to close it (h5py's own, or the garbage collector's at
+    exit) uses freed memory and the process dies of a segfault (h5py issues 914, 1775, 2160).
+    So HDF5 never sees one: the first ``OSError`` is kept, and what HDF5 writes from then on
+    is held in memory (a few chunks and the metadata: the writer stops at once), so that HDF5
+    still reads back what it wrote and closes cleanly. :meth:`raise_failure` then raises it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._position = 0
+        self._size = 0  # as HDF5 sees it, held writes included
+        self.error: OSError | None = None
+        self._held: list[tuple[int, bytes]] = []  # (offset, bytes) written after the error
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._position, os.SEEK_END: self._size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def write(self, data: bytes) -> int:
+        data = memoryview(data).cast("B")
+        if self.error is None:
+            try:
+                done = 0
+                while done < len(data):
+                    done += os.pwrite(self._fd, data[done:], self._position + done)
+            except OSError as error:
+                self.error = error
+        if self.error is not None:
+            self._held.append((self._position, bytes(data)))
+        self._position += len(data)
+        self._size = max(self._size, self._position)
+        return len(data)
+
+    def read(self, size: int) -> bytes:
+        """``size`` bytes as HDF5 wrote them; zeros past the end, as HDF5's own driver gives."""
+        start, stop = self._position, self._position + size
+        data = bytearray()
+        try:
+            data += os.pread(self._fd, size, start)
+        except OSError as error:  # the write fails with it: HDF5 must not see it either
+            self.error = self.error or error
+        data.extend(bytes(size - len(data)))
+        for offset, held in self._held:
+            low, high = max(start, offset), min(stop, offset + len(held))
+            if low < high:
+                data[low - start : high - start] = held[low - offset : high - offset]
+        self._position = stop
+        return bytes(data)
+
+    def truncate(self, size: int) -> int:
+        if self.error is None:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError as error:
+                self.error = error
+        self._size = size
+        return size
+
+    def flush(self) -> None:
+        """Nothing to do: every write went straight to the file."""
+
+    def close(self) -> None:
+        if self._fd < 0:
+            return
+        try:
+            os.close(self._fd)
+        except OSError as error:  # some file systems report a full disk only now
+            self.error = self.error or error
+        self._fd = -1
+        self._held.clear()
+
+    def raise_failure(self, dst: Path) -> None:
+        if self.error is not None:
+            reason = self.error.strerror or short_reason(self.error)
+            raise PreparedFileWriteError(
+                self.error.errno, f"{reason}, writing {dst} into", str(self.path)
+            ) from self.error
 
 
 def is_prepared_file(path: str | os.PathLike) -> bool:
@@ -167,8 +306,80 @@ def is_prepared_file(path: str | os.PathLike) -> bool:
         return False
 
 
+class DamagedFileError(PreparedFileError):
+    """A prepared file that HDF5 cannot read (a disk error, a copy cut short or altered):
+    reading it again will not help, preparing it again will."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_original_message(message, type(self).__name__))
+
+
+def _original_message(message: str, name: str) -> str:
+    """The message of an error raised in a DataLoader worker and raised again by torch in the
+    main process: torch rebuilds the error from ``"Caught <name> in DataLoader worker ...
+    Original Traceback ..."`` and the whole traceback; scripts print only the message."""
+    if not message.startswith(f"Caught {name} ") or "\nOriginal Traceback" not in message:
+        return message
+    marker = f"{name}: "
+    for line in reversed(message.splitlines()):
+        if marker in line:
+            return line.split(marker, 1)[1]
+    return message
+
+
+# h5py raises OSError for unreadable bytes (a chunk that does not decompress, a truncated
+# file) and RuntimeError from a few other HDF5 calls that fail on damaged metadata.
+_READ_ERRORS = (OSError, RuntimeError)
+
+
+def damaged_file_error(
+    path: Path, what: str, error: BaseException, source: str | None = None
+) -> DamagedFileError:
+    """The error for a prepared file at ``path`` whose ``what`` HDF5 could not read; the
+    advice names the dataset it was prepared from (``source``, else read from the file)."""
+    source = source or _recorded_source(path) or "<the dataset tree or published .hdf5>"
+    return DamagedFileError(
+        f"{path} is damaged: cannot read {what} ({short_reason(error)}); prepare it again: "
+        f"python scripts/prepare.py src={source} dst={path} overwrite=true"
+    )
+
+
+def _recorded_source(path: Path) -> str | None:
+    """The ``src`` a prepared file was made from, if its attributes can still be read."""
+    try:
+        with h5py.File(path, "r") as f:
+            return str(json.loads(f.attrs["source"]))
+    except Exception:  # damaged beyond that too: the advice then names no source
+        return None
+
+
+def open_for_reading(path: Path, source: str | None = None) -> h5py.File:
+    """``path`` opened read-only with h5py; a file HDF5 cannot open raises
+    :class:`DamagedFileError`."""
+    try:
+        return h5py.File(path, "r")
+    except _READ_ERRORS as error:
+        raise damaged_file_error(path, "the file", error, source) from error
+
+
+def read_records(
+    pixels: h5py.Dataset, start: int, stop: int, path: Path, source: str | None = None
+) -> np.ndarray:
+    """Records ``start:stop`` of an open file's ``/pixels`` (all channels), uint8; damaged
+    bytes raise :class:`DamagedFileError`."""
+    try:
+        return pixels[start:stop]
+    except _READ_ERRORS as error:
+        what = f"the pixels of records {start} to {stop - 1}"
+        raise damaged_file_error(path, what, error, source) from error
+
+
 class PreparedFile:
-    """Read access to a prepared file: tables and attributes eagerly, pixels on demand."""
+    """Read access to a prepared file: tables and attributes eagerly, pixels on demand.
+
+    A file HDF5 cannot read, whole or in part, raises :class:`DamagedFileError`, which says to
+    prepare it again.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -178,34 +389,51 @@ class PreparedFile:
                 f"`python scripts/prepare.py src=<dataset tree> dst={self.path}`"
             )
         try:
-            with h5py.File(self.path, "r") as f:
-                if f.attrs.get("format") != FORMAT:
-                    raise PreparedFileError(
-                        f"{self.path} is not a prepared cropland file (attribute 'format' is "
-                        f"{f.attrs.get('format')!r}, expected {FORMAT!r}); convert the dataset "
-                        f"with `python scripts/prepare.py src=<tree or published .hdf5> "
-                        f"dst=<file.h5>`"
-                    )
-                version = int(f.attrs["format_version"])
-                if version != FORMAT_VERSION:
-                    raise PreparedFileError(
-                        f"{self.path} has format version {version}, this cropland reads "
-                        f"{FORMAT_VERSION}; prepare the dataset again with this version"
-                    )
-                self.attrs = {
-                    k: json.loads(v)
-                    for k, v in f.attrs.items()
-                    if k not in ("format", "format_version")
-                }
-                self.records = _read_table(f["records"], RecordTable)
-                self.sequences = _read_table(f["sequences"], SequenceTable)
-                self.pixel_shape = tuple(f["pixels"].shape)
-        except OSError as error:
-            raise PreparedFileError(f"cannot read {self.path} as HDF5: {error}") from error
+            is_hdf5 = h5py.is_hdf5(self.path)
+        except OSError as error:  # e.g. no permission to read it
+            raise PreparedFileError(
+                f"cannot read data file {self.path} ({short_reason(error)}); check that it is "
+                "readable"
+            ) from error
+        if not is_hdf5:
+            raise PreparedFileError(
+                f"{self.path} is not an HDF5 file; expected a prepared cropland file, made with "
+                f"`python scripts/prepare.py src=<tree or published .hdf5> dst={self.path}`"
+            )
+        with open_for_reading(self.path) as f:
+            self._read_contents(f)
+
+    def _read_contents(self, f: h5py.File) -> None:
+        try:
+            if f.attrs.get("format") != FORMAT:
+                raise PreparedFileError(
+                    f"{self.path} is not a prepared cropland file (attribute 'format' is "
+                    f"{f.attrs.get('format')!r}, expected {FORMAT!r}); convert the dataset "
+                    f"with `python scripts/prepare.py src=<tree or published .hdf5> "
+                    f"dst=<file.h5>`"
+                )
+            version = int(f.attrs["format_version"])
+            if version != FORMAT_VERSION:
+                raise PreparedFileError(
+                    f"{self.path} has format version {version}, this cropland reads "
+                    f"{FORMAT_VERSION}; prepare the dataset again with this version"
+                )
+            self.attrs = {
+                k: json.loads(v)
+                for k, v in f.attrs.items()
+                if k not in ("format", "format_version")
+            }
+            self.records = _read_table(f["records"], RecordTable)
+            self.sequences = _read_table(f["sequences"], SequenceTable)
+            self.pixel_shape = tuple(f["pixels"].shape)
+        except PreparedFileError:
+            raise
         except KeyError as error:
             raise PreparedFileError(
                 f"{self.path} lacks {error}; it was not written completely, prepare it again"
             ) from error
+        except (*_READ_ERRORS, ValueError) as error:  # ValueError: attributes that are not JSON
+            raise damaged_file_error(self.path, "its tables", error) from error
 
     @property
     def classes(self) -> list[str]:
@@ -215,10 +443,24 @@ class PreparedFile:
     def channels(self) -> list[str]:
         return list(self.attrs["channels"])
 
+    @property
+    def source(self) -> str | None:
+        """The ``src`` the file was prepared from."""
+        return self.attrs.get("source")
+
     def pixel_bytes(self, channels: int | None = None) -> int:
         """Size in memory of all records' pixels, for ``channels`` of them (default all)."""
         records, all_channels, height, width = self.pixel_shape
         return records * (all_channels if channels is None else channels) * height * width
+
+    def read_records(
+        self, start: int, stop: int, channel_indices: list[int] | None = None
+    ) -> np.ndarray:
+        """Records ``start:stop`` (e.g. one sequence) for the given channels (default all), as
+        uint8 ``(stop - start, C, H, W)``."""
+        with open_for_reading(self.path, self.source) as f:
+            pixels = read_records(f["pixels"], start, stop, self.path, self.source)
+        return pixels if channel_indices is None else pixels[:, channel_indices]
 
     def iter_pixels(
         self, channel_indices: list[int] | None = None, block: int = 1024
@@ -229,10 +471,16 @@ class PreparedFile:
             channel_indices = list(range(self.pixel_shape[1]))
         order = sorted(set(channel_indices))  # h5py selects channels in increasing order only
         position = [order.index(c) for c in channel_indices]
-        with h5py.File(self.path, "r") as f:
+        with open_for_reading(self.path, self.source) as f:
             source = f["pixels"]
             for start in range(0, source.shape[0], block):
-                yield source[start : start + block, order][:, position]
+                stop = min(start + block, source.shape[0])
+                try:
+                    pixels = source[start:stop, order]
+                except _READ_ERRORS as error:
+                    what = f"the pixels of records {start} to {stop - 1}"
+                    raise damaged_file_error(self.path, what, error, self.source) from error
+                yield pixels[:, position]
 
     def read_pixels(
         self, channel_indices: list[int] | None = None, block: int = 1024

@@ -11,14 +11,16 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cropland.data.prepared_file import RecordTable, SequenceTable
+from cropland.data.prepared_file import RecordTable, SequenceTable, open_for_reading, read_records
 
 
 class CropSequenceDataset(Dataset):
     """Sequences ``indices`` of a prepared file as dicts of uint8 images, months and a label.
 
     Pixels come from ``pixels`` when the whole file was read into memory, otherwise from the
-    HDF5 file, opened lazily in each worker process: an h5py handle must not cross a fork.
+    HDF5 file, opened lazily in each worker process: an h5py handle must not cross a fork. A
+    damaged file raises :class:`~cropland.data.prepared_file.DamagedFileError` (from a
+    DataLoader worker too: torch raises it again in the main process).
     """
 
     def __init__(
@@ -48,9 +50,9 @@ class CropSequenceDataset(Dataset):
         if self.pixels is not None:
             return self.pixels[start:stop]
         if self._file is None or self._file_pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
+            self._file = open_for_reading(self.path)
             self._file_pid = os.getpid()
-        return self._file["pixels"][start:stop][:, self.channel_indices]
+        return read_records(self._file["pixels"], start, stop, self.path)[:, self.channel_indices]
 
     def __getitem__(self, item: int) -> dict[str, Tensor]:
         start = int(self.starts[item])

@@ -20,8 +20,9 @@ How an image is made (numbers are tuned so the PNGs look like the real samples i
   forest, tree rows in orchards. Then top-of-atmosphere path radiance, occasional haze or
   clouds, sensor noise and 20 m resolution for B5/B6.
 
-Writes go to a hidden temporary sibling of ``root`` that is renamed to ``root`` only once every
-file is written, so an interrupted run never leaves a half-written tree where readers look.
+Writes go to a hidden temporary sibling of ``root`` (``.<root>.cropland-tmp-<pid>``) that is
+renamed to ``root`` only once every file is written, so an interrupted run never leaves a
+half-written tree where readers look; one left by a killed run is removed by the next.
 The tree's summary, and the proof that ``overwrite`` may replace it, is saved beside it.
 """
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -53,7 +53,7 @@ from cropland.data.layout import (
     patch_path,
 )
 from cropland.errors import CroplandError
-from cropland.io import write_json_atomic
+from cropland.io import remove_stale_temp_files, temp_path_for, write_json_atomic
 
 # ---------------------------------------------------------------------------------------------
 # The point table: class, province, split folder and months of every point.
@@ -509,9 +509,13 @@ def _usable_cores() -> int:
 
 
 def _move_into_place(staging: Path, root: Path) -> None:
-    """Rename the finished tree to ``root``, replacing what ``_check_destination`` allowed."""
+    """Rename the finished tree to ``root``, replacing what ``_check_destination`` allowed.
+
+    The tree it replaces is moved aside under a temp name first, so that a run killed between
+    the two renames leaves only folders that the next write beside ``root`` removes.
+    """
     if root.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".old", dir=root.parent))
+        old = temp_path_for(root.with_name(root.name + ".old"))
         os.replace(root, old)
         os.replace(staging, root)
         shutil.rmtree(old)
@@ -542,6 +546,17 @@ def synthetic_file_name(num_points: int = 1000, seed: int = 0, **_: object) -> s
     return f"synthetic_ca19_n{num_points}_seed{seed}.h5"
 
 
+def _staging_folder(root: Path) -> Path:
+    """A new, empty folder beside ``root`` to write the tree into, named as
+    :func:`cropland.io.temp_path_for` names temp files: one left by a killed run is removed,
+    with a warning, by the next run (or any atomic write) into the same folder."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(root.parent)
+    staging = temp_path_for(root)
+    staging.mkdir()
+    return staging
+
+
 def generate_tree(
     root: Path | str,
     num_points: int = 1000,
@@ -565,8 +580,7 @@ def generate_tree(
     if workers is None:
         workers = min(_usable_cores(), -(-num_points // _CHUNK))
     points = _plan_points(num_points, seed)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+    staging = _staging_folder(root)
     try:
         for folder in {(p.split_folder, p.crop) for p in points}:
             for sensor in SENSORS:

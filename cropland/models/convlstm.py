@@ -15,6 +15,8 @@ batch's last step, padding included, for reproducing its results.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -27,10 +29,10 @@ class ConvLSTMCell(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
-        if kernel_size % 2 != 1:
+        if not _is_whole(kernel_size) or kernel_size < 1 or kernel_size % 2 != 1:
             raise CroplandError(
-                f"model.net.kernel_sizes: each must be odd to keep the image size, "
-                f"got {kernel_size}"
+                f"model.net.kernel_sizes: each must be a positive odd number (1, 3, 5, ...) to "
+                f"keep the image size, got {kernel_size!r}; e.g. model.net.kernel_sizes=[3,3]"
             )
         self.hidden_channels = hidden_channels
         self.conv = nn.Conv2d(
@@ -77,10 +79,23 @@ class ConvLSTMEncoder(nn.Module):
                 f"model.net.readout={readout!r}: expected one of {', '.join(READOUTS)}"
             )
         self.readout = readout
+        hidden_channels, kernel_sizes = list(hidden_channels), list(kernel_sizes)
+        if not hidden_channels:
+            raise CroplandError(
+                "model.net.hidden_channels=[]: the ConvLSTM needs at least one layer; give the "
+                "channels of each, e.g. model.net.hidden_channels=[24,32] "
+                "model.net.kernel_sizes=[3,3]"
+            )
+        if not all(_is_whole(c) and c >= 1 for c in hidden_channels):
+            raise CroplandError(
+                f"model.net.hidden_channels={hidden_channels}: each layer's channels must be a "
+                "whole number of at least 1, e.g. model.net.hidden_channels=[24,32]"
+            )
         if len(hidden_channels) != len(kernel_sizes):
             raise CroplandError(
-                f"model.net.hidden_channels={list(hidden_channels)} and model.net.kernel_sizes="
-                f"{list(kernel_sizes)} must have one entry per layer"
+                f"model.net.hidden_channels={hidden_channels} and model.net.kernel_sizes="
+                f"{kernel_sizes} must have one entry per layer; give as many kernel sizes as "
+                "layers, e.g. model.net.kernel_sizes=[3,3] for two layers"
             )
         sizes = [in_channels, *hidden_channels]
         self.cells = nn.ModuleList(
@@ -89,7 +104,10 @@ class ConvLSTMEncoder(nn.Module):
         self.out_channels = sizes[-1]
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """``x``: (batch, time, channels, H, W); ``lengths``: valid steps per sequence."""
+        """``x``: (batch, time, channels, H, W); ``lengths``: valid steps per sequence, each
+        from 1 to time (ValueError otherwise, in eager PyTorch)."""
+        if not torch.jit.is_scripting():  # TorchScript compiles nothing under this
+            _check_in_eager(check_lengths, x, lengths)
         steps = x.shape[1]
         if lengths is None or self.readout == "last_step":
             lengths = torch.full((x.shape[0],), steps, device=x.device)
@@ -104,6 +122,54 @@ class ConvLSTMEncoder(nn.Module):
             # Steps after a sequence's end only see padding: keep the state of its last real step.
             final = torch.where(last_step == t, layer_input, final)
         return final
+
+
+def check_lengths(x: Tensor, lengths: Tensor | None) -> None:
+    """Raise ValueError unless ``x`` is (batch, time >= 1, ...) and every ``lengths`` value is a
+    step count from 1 to time: else the readout would pick no step, or one past the sequence,
+    and return plausible logits computed from the wrong state.
+
+    It reads ``lengths``'s values, so callers skip it while TorchScript compiles or
+    ``torch.export`` traces the model: a check on tensor values has no place in an exported
+    graph (exported files do not check ``lengths``, as their model card says).
+    """
+    if x.dim() != 5:
+        raise ValueError(
+            f"expected images of shape (batch, time, channels, H, W), got {tuple(x.shape)}"
+        )
+    batch, steps = x.shape[:2]
+    if steps < 1:
+        raise ValueError("the sequences have no time step (time axis of size 0)")
+    if lengths is None:
+        return
+    if lengths.shape != (batch,):
+        raise ValueError(
+            f"lengths must hold one value per sequence, shape ({batch},); got "
+            f"{tuple(lengths.shape)}"
+        )
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise ValueError(
+            f"lengths must be integers (valid steps per sequence), got {lengths.dtype}"
+        )
+    if batch and not bool(((lengths >= 1) & (lengths <= steps)).all()):
+        bad = lengths[(lengths < 1) | (lengths > steps)]
+        raise ValueError(
+            f"lengths must be from 1 to the time axis' {steps} steps, got {bad.tolist()}; a "
+            "sequence needs at least one real step, and padding comes after its last one"
+        )
+
+
+def _check_in_eager(
+    check: Callable[[Tensor, Tensor | None], None], x: Tensor, lengths: Tensor | None
+) -> None:
+    """Run an input check unless ``torch.export`` is tracing (as for ONNX): the checks read
+    tensor values, which export cannot turn into a graph."""
+    if not torch.compiler.is_exporting():
+        check(x, lengths)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class MonthEncoding(nn.Module):
@@ -137,9 +203,24 @@ class ConvLSTMClassifier(nn.Module):
         readout: str = "last_valid",
     ) -> None:
         super().__init__()
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, numbers.Real)
+            or not 0 <= dropout < 1
+        ):
+            raise CroplandError(
+                f"model.net.dropout={dropout!r}: expected a share of features to drop, from 0 "
+                "(none) up to, not including, 1; e.g. model.net.dropout=0.2"
+            )
+        if not _is_whole(downsample) or downsample < 1:
+            raise CroplandError(
+                f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
+                "the factor the patches are average-pooled by (1 keeps the full size)"
+            )
         self.month_encoding = MonthEncoding() if month_encoding else None
         encoder_in = in_channels + (MonthEncoding.out_channels if month_encoding else 0)
         # Average pooling before the recurrence trades resolution for speed (CPU runs).
+        self.downsample_factor = downsample
         self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
         self.encoder = ConvLSTMEncoder(
             encoder_in, list(hidden_channels), list(kernel_sizes), readout
@@ -150,6 +231,8 @@ class ConvLSTMClassifier(nn.Module):
     def forward(
         self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
     ) -> Tensor:
+        if not torch.jit.is_scripting():  # TorchScript compiles nothing under this
+            _check_in_eager(self._check_inputs, image, lengths)
         batch, steps = image.shape[:2]
         x = self.downsample(image.flatten(0, 1))
         x = x.unflatten(0, (batch, steps))
@@ -159,3 +242,16 @@ class ConvLSTMClassifier(nn.Module):
             x = self.month_encoding(x, months)
         hidden = self.encoder(x, lengths)
         return self.head(self.dropout(hidden.mean(dim=(-2, -1))))
+
+    def _check_inputs(self, image: Tensor, lengths: Tensor | None) -> None:
+        """:func:`check_lengths`, and the pooling must leave at least one pixel. Checked here,
+        not when the model is built: the model takes any image size, which only its input
+        tells (65x65 for the dataset's patches)."""
+        check_lengths(image, lengths)
+        if min(image.shape[-2:]) < self.downsample_factor:
+            height, width = image.shape[-2:]
+            raise CroplandError(
+                f"model.net.downsample={self.downsample_factor} pools the {height}x{width} "
+                f"images to nothing; it must be at most {min(height, width)} (1 keeps the full "
+                "size, the default config uses 3)"
+            )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 
-import h5py
 import lightning as L
 import matplotlib.pyplot as plt
 import numpy as np
@@ -84,12 +83,10 @@ def _shown_pixels(path, sequence_indices: list[int]) -> list[np.ndarray]:
     source = PreparedFile(path)
     channels = [source.channels.index(c) for c in _SHOWN_CHANNELS]
     sequences = source.sequences
-    with h5py.File(path, "r") as f:
-        pixels = f["pixels"]
-        return [
-            pixels[sequences.start[i] : sequences.start[i] + sequences.length[i]][:, channels]
-            for i in sequence_indices
-        ]
+    return [
+        source.read_records(sequences.start[i], sequences.start[i] + sequences.length[i], channels)
+        for i in sequence_indices
+    ]
 
 
 def _stretch(rgb: np.ndarray) -> np.ndarray:
