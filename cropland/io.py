@@ -16,9 +16,11 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from cropland.errors import CroplandError
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,50 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists() or tmp.is_symlink():
             _remove(tmp)
+
+
+def refuse_to_replace(
+    outputs: Mapping[str, Path], inputs: Mapping[str, Path], overwrite: bool
+) -> None:
+    """Raise before any work when a file to write is one of ``inputs`` (always), or already
+    exists (unless ``overwrite``). Keys are what the message calls each file: the first output
+    is the one the user set (``"output"``), the others are written beside it."""
+    if not isinstance(overwrite, bool):
+        raise CroplandError(f"overwrite={overwrite!r}: expected true or false")
+    chosen_key, chosen = next(iter(outputs.items()))
+    for output_key, output in outputs.items():
+        for input_key, source in inputs.items():
+            if _same_file(output, source):
+                what = f"{chosen_key}={chosen}" if output == chosen else f"{output_key}, {output},"
+                raise CroplandError(
+                    f"{what} is {input_key}={source} itself, which writing there would destroy "
+                    f"(overwrite=true or not); choose another {chosen_key}"
+                )
+    existing = [path for path in outputs.values() if path.exists()]
+    if not existing or overwrite:
+        return
+    beside = " and ".join(str(path) for path in existing if path != chosen)
+    if chosen not in existing:
+        what = f"{beside}, written beside {chosen_key}={chosen}, already exists"
+    elif beside:
+        what = f"{chosen_key}={chosen} already exists, and so does {beside} beside it"
+    else:
+        what = f"{chosen_key}={chosen} already exists"
+    them = "it" if len(existing) == 1 else "them"
+    raise CroplandError(
+        f"{what}; set overwrite=true to replace {them}, or choose another {chosen_key}"
+    )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same path once links are resolved, or hard
+    links to one file."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

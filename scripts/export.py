@@ -1,6 +1,7 @@
 """Export a trained model to ONNX or TorchScript, with its model card.
 
 python scripts/export.py ckpt_path=<run>/checkpoints/last.ckpt [format=torchscript] [output=<file>]
+    [overwrite=true]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from cropland.inference.export import export_checkpoint
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    export_checkpoint(cfg.ckpt_path, cfg.format, cfg.output)
+    export_checkpoint(cfg.ckpt_path, cfg.format, cfg.output, cfg.overwrite)
 
 
 if __name__ == "__main__":

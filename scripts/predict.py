@@ -1,7 +1,8 @@
 """Predict crops: python scripts/predict.py ckpt_path=<ckpt> input=<data> output=<file.csv>
 
-One row per sequence (point, province, year): months used, predicted class, its probability
-and one probability column per class. Works on data without labels and with 1 to 5 months.
+One row per sequence (point, province, year): months used, months whose images were skipped,
+predicted class, its probability and one probability column per class. Works on data without
+labels and with 1 to 5 months. An existing output is replaced only with overwrite=true.
 """
 
 import hydra

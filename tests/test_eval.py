@@ -12,7 +12,7 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.evaluation.bootstrap import bootstrap_intervals
 from cropland.evaluation.predictions import predict
 from cropland.inference.checkpoint import load_classifier
-from tests.conftest import PUBLISHED_WEIGHTS, run_script
+from tests.conftest import PUBLISHED_WEIGHTS, call_script, run_script
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_published_weights_are_scored_with_a_warning(prepared_file, tmp_path):
     ],
 )
 def test_bad_arguments_are_one_clear_line(tmp_path, arguments, expected):
-    result = run_script("eval.py", *arguments, f"hydra.run.dir={tmp_path}")
+    result = call_script("eval.py", *arguments, f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert expected in result.stderr, result.stderr

@@ -29,9 +29,10 @@ from cropland.inference.export import (
 )
 from cropland.inference.graph import example_inputs
 from cropland.inference.scan_encoder import ScanConvLSTMEncoder
+from cropland.io import TEMP_MARK
 from cropland.models import ConvLSTMEncoder
 from cropland.training.module import CropSequenceClassifier
-from tests.conftest import PUBLISHED_WEIGHTS, TrainedRun, run_script
+from tests.conftest import PUBLISHED_WEIGHTS, TrainedRun, call_script, run_script
 
 onnxruntime = pytest.importorskip("onnxruntime")  # installed by scripts/setup.sh (export extra)
 
@@ -261,7 +262,7 @@ def test_checkpoint_outside_a_run_folder_gives_a_card_with_reasons(trained_run, 
     assert card["training_data"] is None and card["test_metrics"] is None
     assert set(card["unavailable"]) == {"training_data", "test_metrics"}
     assert "checkpoints/" in card["unavailable"]["test_metrics"]
-    assert not list(tmp_path.glob("out/.*.tmp"))  # the temporary file was renamed away
+    assert not list(tmp_path.glob(f"out/*{TEMP_MARK}*"))  # the temporary file was renamed away
 
 
 def _card_of(path: Path) -> dict:
@@ -308,7 +309,7 @@ def test_script_reports_bad_input_in_one_line(case, expected, tmp_path):
         "format": (tmp_path / "text.ckpt", ["format=tflite"]),
         "published": (PUBLISHED_WEIGHTS, []),
     }[case]
-    result = run_script(
+    result = call_script(
         "export.py", f"ckpt_path={ckpt}", *extra, f"hydra.run.dir={tmp_path / 'hydra'}"
     )
     assert result.returncode == 2, result.stderr

@@ -2,6 +2,7 @@
 
 import csv
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from PIL import Image
 
 from cropland.data.layout import CLASSES, parse_patch_name
 from cropland.data.prepared_file import PreparedFile
-from tests.conftest import run_script
+from tests.conftest import call_script
 from tests.published_format import write_published_from_tree
 
 MODEL_SENSORS = ("RGB", "NDVI45", "GNDVI")  # what the tiny trained run uses
@@ -35,18 +36,27 @@ def _unlabelled_tree(synthetic_tree, root, sensors=MODEL_SENSORS, points=12):
     return keep
 
 
-def _predict(checkpoint, source, output, *extra):
-    result = run_script(
-        "predict.py", f"ckpt_path={checkpoint}", f"input={source}", f"output={output}", *extra
+def run_predict(checkpoint, source, output, *extra):
+    """scripts/predict.py as a user runs it; Hydra's run folder goes beside ``output``."""
+    hydra_dir = Path(output).parent / "hydra"
+    return call_script(
+        "predict.py",
+        f"ckpt_path={checkpoint}",
+        f"input={source}",
+        f"output={output}",
+        f"hydra.run.dir={hydra_dir}",
+        *extra,
     )
+
+
+def _predict(checkpoint, source, output, *extra):
+    result = run_predict(checkpoint, source, output, *extra)
     assert result.returncode == 0, result.stderr[-3000:]
     return _read(output)
 
 
 def _predict_fails(checkpoint, source, output):
-    result = run_script(
-        "predict.py", f"ckpt_path={checkpoint}", f"input={source}", f"output={output}"
-    )
+    result = run_predict(checkpoint, source, output)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     return result
 
@@ -55,12 +65,13 @@ def test_unlabelled_tree_gets_one_row_per_sequence(trained_run, synthetic_tree, 
     points = _unlabelled_tree(synthetic_tree, tmp_path / "new")
     rows = _predict(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
     assert {int(r["point"]) for r in rows} == points  # every point, even with one image
-    assert list(rows[0])[:7] == [
+    assert list(rows[0])[:8] == [
         "point",
         "province",
         "year",
         "months",
         "images",
+        "skipped_months",
         "predicted",
         "probability",
     ]
@@ -72,6 +83,7 @@ def test_unlabelled_tree_gets_one_row_per_sequence(trained_run, synthetic_tree, 
         months = [int(m) for m in row["months"].split()]
         assert len(months) == int(row["images"]) and 1 <= len(months) <= 5
         assert months == sorted(months) and set(months) <= {6, 7, 8, 9, 10}
+        assert row["skipped_months"] == ""  # every file of this tree is usable
     assert (tmp_path / "pred.input_summary.json").is_file()
 
 
@@ -116,8 +128,11 @@ def test_wrong_image_size_names_a_file_and_the_expected_size(trained_run, synthe
 
 
 def test_missing_input_is_one_line(trained_run, tmp_path):
-    result = run_script(
-        "predict.py", f"ckpt_path={trained_run.best_checkpoint}", f"input={tmp_path / 'x'}"
+    result = call_script(
+        "predict.py",
+        f"ckpt_path={trained_run.best_checkpoint}",
+        f"input={tmp_path / 'x'}",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
     )
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr

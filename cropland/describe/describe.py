@@ -21,7 +21,7 @@ from cropland.describe.mosaic import choose_sequences, mosaic_figure, read_mosai
 from cropland.describe.pixel_statistics import channel_histograms
 from cropland.describe.summary import markdown_summary, print_summary
 from cropland.describe.tensorboard import FigureWriters, existing_run_folder
-from cropland.io import write_json_atomic
+from cropland.io import atomic_output, write_json_atomic
 
 DPI = 110
 
@@ -173,11 +173,11 @@ def _save(figure: Figure, name: str, output_dir: Path, writers: FigureWriters) -
     is most of a description's time.
     """
     path = output_dir / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.set_dpi(DPI)
     figure.canvas.draw()
     image = np.asarray(figure.canvas.buffer_rgba())[..., :3]
     plt.close(figure)
-    Image.fromarray(image).save(path)
+    with atomic_output(path) as tmp:
+        Image.fromarray(image).save(tmp)
     writers.add_image(name, image)
     return path.relative_to(output_dir).as_posix()

@@ -24,6 +24,8 @@ def bootstrap_intervals(
     predicted = np.asarray(predicted)
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, got {resamples}")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(labels), size=(resamples, len(labels)))
     cells = labels[draws] * num_classes + predicted[draws]

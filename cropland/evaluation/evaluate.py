@@ -29,7 +29,7 @@ from cropland.evaluation.early_season import (
 )
 from cropland.evaluation.model_loading import LoadedModel, load_model, wrap_published
 from cropland.evaluation.predictions import confusion_matrix, predict
-from cropland.io import write_json_atomic, write_text_atomic
+from cropland.io import save_figure_atomic, write_json_atomic, write_text_atomic
 from cropland.training.metrics import PER_CLASS
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.report import (
@@ -48,6 +48,7 @@ _FROM_TRAINING = ("path", "split", "val_fraction", "test_fraction", "seed", "syn
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score ``cfg.ckpt_path`` on the test split; returns what metrics.json holds."""
+    _check_bootstrap(cfg.bootstrap)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_model(cfg.ckpt_path)
@@ -103,6 +104,21 @@ def evaluate(cfg: DictConfig) -> dict:
     }
     _write_outputs(output_dir, metrics, confusion, model.classes, season)
     return metrics
+
+
+def _check_bootstrap(settings: DictConfig) -> None:
+    """Refuse settings the bootstrap cannot use before anything is loaded or written."""
+    resamples, level = settings.resamples, settings.level
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise CroplandError(
+            f"bootstrap.resamples={resamples!r}: expected a whole number of resamples of the "
+            "test sequences, at least 1; leave it out for the default, 1000"
+        )
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise CroplandError(
+            f"bootstrap.level={level!r}: expected the share of resamples the interval covers, "
+            "strictly between 0 and 1 (0.95 for a 95% interval)"
+        )
 
 
 def _datamodule(data: DictConfig, loaded: LoadedModel) -> CropSequenceDataModule:
@@ -224,6 +240,6 @@ def _write_outputs(
     write_text_atomic(folder / "early_season.csv", _season_csv(season))
     save_confusion_figures(confusion, classes, folder)
     figure = early_season_figure(season)
-    figure.savefig(folder / "early_season.png", dpi=120)
+    save_figure_atomic(figure, folder / "early_season.png", dpi=120)
     plt.close(figure)
     log.info("Evaluation folder: %s", folder)

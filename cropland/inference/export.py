@@ -32,7 +32,7 @@ from cropland.errors import CroplandError
 from cropland.inference.checkpoint import classifier_from_checkpoint, read_checkpoint
 from cropland.inference.graph import INPUT_NAMES, OUTPUT_NAMES, example_inputs, inference_graph
 from cropland.inference.model_card import model_card
-from cropland.io import write_json_atomic
+from cropland.io import atomic_output, refuse_to_replace, write_json_atomic
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
@@ -72,31 +72,37 @@ def card_path_for(model_path: str | os.PathLike) -> Path:
 
 
 def export_checkpoint(
-    ckpt_path: str | os.PathLike, format: str = "onnx", output: str | os.PathLike | None = None
+    ckpt_path: str | os.PathLike,
+    format: str = "onnx",
+    output: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export the checkpoint to ``output`` (default: :func:`default_output`), check it against
-    the PyTorch model, then write its model card beside it."""
+    the PyTorch model, then write its model card beside it. An existing file or card is
+    replaced only with ``overwrite``; the checkpoint itself never is."""
     if format not in FORMATS:
         raise CroplandError(f"format={format!r}: expected one of {', '.join(FORMATS)}")
-    if format == "onnx":
-        _require_packages(ONNX_PACKAGES)
-    checkpoint = read_checkpoint(ckpt_path)
-    classifier = classifier_from_checkpoint(checkpoint, ckpt_path)
     model_path = Path(output) if output else default_output(ckpt_path, format)
     if model_path.is_dir():
         raise CroplandError(
             f"output={model_path} is a folder; give the file to write, such as "
             f"{model_path / ('model' + FORMATS[format])}"
         )
+    card_path = card_path_for(model_path)
+    refuse_to_replace(
+        {"output": model_path, "the model card of output": card_path},
+        {"ckpt_path": Path(ckpt_path)},
+        overwrite,
+    )
+    if format == "onnx":
+        _require_packages(ONNX_PACKAGES)
+    checkpoint = read_checkpoint(ckpt_path)
+    classifier = classifier_from_checkpoint(checkpoint, ckpt_path)
 
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = model_path.with_name(f".{model_path.name}.{os.getpid()}.tmp")
-    try:
+    # The check runs on the temporary file: a file that fails it never reaches model_path.
+    with atomic_output(model_path) as tmp:
         EXPORTERS[format](classifier, tmp)
         difference = check_exported(format, tmp, classifier)
-        os.replace(tmp, model_path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
     batches = (
         f"padded batches of {' and '.join(map(str, CHECK_BATCH_SIZES))} sequences, "
@@ -108,7 +114,6 @@ def export_checkpoint(
         "compared_with": "the checkpoint's CropSequenceClassifier in PyTorch",
         "batches": batches,
     }
-    card_path = card_path_for(model_path)
     card = model_card(classifier, checkpoint, Path(ckpt_path), model_path, format, check)
     write_json_atomic(card_path, card)
     log.info("Wrote %s (%s, %.2f MB)", model_path, format, model_path.stat().st_size / 1e6)

@@ -108,11 +108,22 @@ def _versions(format: str, model_path: Path) -> dict[str, Any]:
 
 
 def _inputs(num_channels: int, uses_months: bool, readout: str) -> list[dict[str, Any]]:
-    reading = (
-        "the logits come from each sequence's own last step"
-        if readout == "last_valid"
-        else "the logits come from the batch's last step, padding included (readout=last_step)"
-    )
+    if readout == "last_valid":
+        reading = "the logits come from each sequence's own last step"
+        # Measured on the exported ONNX and TorchScript files (tests/test_export_lengths.py):
+        # no step is ever read as the last one, so the recurrent state stays at zero.
+        unchecked = (
+            "The file does not check this: for lengths[i] of 0, a negative number or more than "
+            "time it raises no error and returns the output layer's bias as that sequence's "
+            "logits, whatever its images, so check lengths before calling it"
+        )
+    else:
+        reading = "the logits come from the batch's last step, padding included (readout=last_step)"
+        unchecked = (
+            "The file does not check this: lengths[i] of 0 or a negative number raises no error "
+            "and makes every step padding (that sequence's images are ignored), more than time "
+            "counts as time, so check lengths before calling it"
+        )
     months = (
         "used: sin/cos of the month angle are input planes"
         if uses_months
@@ -133,7 +144,8 @@ def _inputs(num_channels: int, uses_months: bool, readout: str) -> list[dict[str
             "dtype": "int64",
             "shape": ["batch"],
             "free_axes": ["batch"],
-            "description": f"real steps of each sequence, 1 <= lengths[i] <= time; {reading}",
+            "description": f"real steps of each sequence, 1 <= lengths[i] <= time; {reading}. "
+            f"{unchecked}.",
         },
         {
             "name": "months",

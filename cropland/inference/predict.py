@@ -12,8 +12,10 @@ import csv
 import io
 import json
 import logging
+import re
 import tempfile
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +24,10 @@ from rich.progress import track
 from torch.utils.data import DataLoader
 
 from cropland.data.channels import channel_indices, sensors_of_channels
-from cropland.data.layout import IMAGE_SIZE
+from cropland.data.layout import IMAGE_SIZE, parse_patch_name
 from cropland.data.prepare import prepare_dataset, summary_path
 from cropland.data.prepared_file import PreparedFile, is_prepared_file
+from cropland.data.published_hdf5 import PublishedFile
 from cropland.data.sequence_dataset import (
     CropSequenceDataset,
     channel_statistics,
@@ -34,24 +37,36 @@ from cropland.data.sequence_dataset import (
 from cropland.errors import CroplandError
 from cropland.evaluation.model_loading import load_model, wrap_published
 from cropland.evaluation.predictions import predict
-from cropland.io import write_json_atomic, write_text_atomic
+from cropland.io import refuse_to_replace, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
 
 def predict_to_csv(cfg: DictConfig) -> Path:
-    """Write one CSV row per sequence of ``cfg.input``; returns the CSV's path."""
+    """Write one CSV row per sequence of ``cfg.input``; returns the CSV's path.
+
+    Everything that can be refused is checked before the model is loaded or the input read.
+    """
     output = Path(cfg.output) if cfg.output else Path(cfg.paths.output_dir) / "predictions.csv"
-    if output.is_dir():
-        raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/pred.csv")
+    source = Path(cfg.input)
+    _check_settings(cfg, output)
+    summary_file = input_summary_path(output)
+    outputs = {"output": output}
+    if not is_prepared_file(source):  # a tree or the published file: its summary goes beside
+        outputs["the input summary of output"] = summary_file
+    inputs = {"input": source, "ckpt_path": Path(cfg.ckpt_path)}
+    refuse_to_replace(outputs, inputs, cfg.overwrite)
+
     loaded = load_model(cfg.ckpt_path)
     sensors = sensors_of_channels(loaded.channels)
-    with _prepared(Path(cfg.input), sensors, cfg.progress, _input_summary_path(output)) as path:
-        source = PreparedFile(path)
-        _check_input(source, loaded.channels, cfg.input, loaded.path)
-        indices = channel_indices(sensors, source.channels)
-        everything = np.arange(len(source.sequences))
-        dataset = CropSequenceDataset(path, source.records, source.sequences, everything, indices)
+    with _prepared(source, sensors, cfg.progress, summary_file) as (path, summary):
+        prepared = PreparedFile(path)
+        _check_input(prepared, loaded.channels, cfg.input, loaded.path)
+        indices = channel_indices(sensors, prepared.channels)
+        everything = np.arange(len(prepared.sequences))
+        dataset = CropSequenceDataset(
+            path, prepared.records, prepared.sequences, everything, indices
+        )
         model = loaded.classifier
         if model is None:
             # The published recipe standardized with statistics over all the data it saw.
@@ -60,28 +75,59 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         loader = DataLoader(dataset, batch_size=cfg.batch_size, collate_fn=pad_sequences)
         batches = track(loader, description="predicting", disable=not cfg.progress)
         found = predict(model, batches, _to_model_input)
-        text = _csv(found, source, list(model.classes))
+        lost = _skipped_months(summary, source, sensors) if summary else {}
+        text, rows_missing_months = _csv(found, prepared, list(model.classes), lost)
+        left_out = len(set(lost) - set(_sequence_keys(prepared)))
     write_text_atomic(output, text)
+    if summary is not None:
+        summary = {
+            **summary,
+            "destination": str(output),  # not the temporary prepared file, deleted by now
+            "sequences_with_skipped_months": rows_missing_months,
+            "sequences_without_a_row": left_out,
+        }
+        write_json_atomic(summary_file, summary)
+        _log_input_summary(summary, summary_file)
+    elif summary_path(source).is_file():
+        log.info(
+            "input=%s is a prepared file; what its preparation skipped: %s",
+            source,
+            summary_path(source),
+        )
     log.info("Wrote %d predictions to %s", len(found.index), output)
     return output
 
 
-def _input_summary_path(output: Path) -> Path:
+def input_summary_path(output: Path) -> Path:
     """Where the preparation summary of the input goes (what was read, what was skipped)."""
     return output.with_name(f"{output.stem}.input_summary.json")
 
 
+def _check_settings(cfg: DictConfig, output: Path) -> None:
+    size = cfg.batch_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise CroplandError(
+            f"batch_size={size!r}: expected a whole number of sequences per batch, at least 1; "
+            "leave it out for the default, 32"
+        )
+    if output.is_dir():
+        raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/pred.csv")
+
+
 @contextlib.contextmanager
-def _prepared(source: Path, sensors: list[str], progress: bool, summary: Path) -> Iterator[Path]:
-    """A prepared file of ``source``: itself, or a temporary conversion deleted afterwards
-    whose summary is kept at ``summary``."""
+def _prepared(
+    source: Path, sensors: list[str], progress: bool, summary_file: Path
+) -> Iterator[tuple[Path, dict | None]]:
+    """A prepared file of ``source`` and what preparing it read and skipped: ``source`` itself
+    and None, or a temporary conversion (deleted afterwards) and its summary. When nothing in
+    ``source`` is usable, the summary is written to ``summary_file`` and the error names it."""
     if not source.exists():
         raise CroplandError(
             f"input={source} does not exist; give a PNG tree folder, the published .hdf5 "
             "file or a file written by scripts/prepare.py"
         )
     if is_prepared_file(source):
-        yield source
+        yield source, None
         return
     if source.is_dir():
         missing = [sensor for sensor in sensors if not (source / sensor).is_dir()]
@@ -93,31 +139,56 @@ def _prepared(source: Path, sensors: list[str], progress: bool, summary: Path) -
     with tempfile.TemporaryDirectory(prefix="cropland-predict-") as folder:
         converted = Path(folder) / "input.h5"
         try:
-            # min_length=1: any number of months is a sequence to predict.
-            prepare_dataset(source, converted, min_length=1, progress=progress, sensors=sensors)
+            # min_length=1: any number of months is a sequence to predict. Prepare's own report
+            # would name the temporary file; _log_input_summary reports instead.
+            summary = prepare_dataset(
+                source, converted, min_length=1, progress=progress, sensors=sensors, report=False
+            )
         except CroplandError as error:
-            details = _kept_summary(summary_path(converted), summary)
-            if details is None:
+            written = summary_path(converted)
+            if not written.is_file():
                 raise
+            content = {**json.loads(written.read_text()), "destination": None}
+            write_json_atomic(summary_file, content)
             raise CroplandError(
                 f"input={source}: nothing the model can use ({', '.join(sensors)} patches of "
-                f"{IMAGE_SIZE}x{IMAGE_SIZE} pixels); {details}; see {summary}"
+                f"{IMAGE_SIZE}x{IMAGE_SIZE} pixels); {_skip_reasons(content)}; see {summary_file}"
             ) from error
-        _kept_summary(summary_path(converted), summary)
-        yield converted
+        yield converted, summary
 
 
-def _kept_summary(written: Path, kept: Path) -> str | None:
-    """Copy the preparation summary to ``kept``; return its skip reasons in a few words."""
-    if not written.is_file():
-        return None
-    content = json.loads(written.read_text())
-    write_json_atomic(kept, content)
-    reasons = content.get("skipped_by_reason", {})
+def _log_input_summary(summary: dict, summary_file: Path) -> None:
+    log.info(
+        "input=%s: read %s in %s; %s",
+        summary["source"],
+        _count(summary["records"], "date"),
+        _count(summary["sequences"], "sequence"),
+        _skip_reasons(summary),
+    )
+    if summary["sequences_with_skipped_months"]:
+        log.info(
+            "Sequences missing months whose images were skipped: %d (see column skipped_months)",
+            summary["sequences_with_skipped_months"],
+        )
+    if summary["sequences_without_a_row"]:
+        log.info(
+            "Sequences without a row, every image of theirs skipped: %d",
+            summary["sequences_without_a_row"],
+        )
+    log.info("Input summary (every file skipped, and why): %s", summary_file)
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
+def _skip_reasons(summary: dict) -> str:
+    """How many files were skipped, by reason, with an example of each of the commonest."""
+    reasons = summary.get("skipped_by_reason", {})
     if not reasons:
         return "no file was skipped"
     first = {}
-    for entry in content.get("skipped", []):
+    for entry in summary.get("skipped", []):
         first.setdefault(entry["reason"], entry)
     parts = [
         f"{reason} {count} (e.g. {first[reason]['path']}: {first[reason]['detail']})"
@@ -125,7 +196,44 @@ def _kept_summary(written: Path, kept: Path) -> str | None:
         else f"{reason} {count}"
         for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:3]
     ]
-    return "skipped files by reason: " + "; ".join(parts)
+    return f"skipped {_count(sum(reasons.values()), 'file')} by reason: " + "; ".join(parts)
+
+
+SequenceKey = tuple[int, str, int]  # point, province, year: one row of the CSV
+
+
+def _skipped_months(summary: dict, source: Path, sensors: Sequence[str]) -> dict[SequenceKey, set]:
+    """The months of each sequence that had an image skipped (a wrong size, a missing sensor,
+    ...), from the preparation summary's list of skipped files or rows."""
+    published_rows = None
+    lost: dict[SequenceKey, set[int]] = defaultdict(set)
+    for entry in summary["skipped"]:
+        if summary["source_format"] == "published_hdf5":
+            if published_rows is None:
+                with PublishedFile(source) as published:
+                    published_rows = {row.row: row for row in published.rows}
+            match = _PUBLISHED_ROW.search(entry["path"])
+            row = published_rows.get(int(match["row"])) if match else None
+            if row is not None:
+                lost[(row.point, row.province, row.date // 100)].add(row.date % 100)
+        else:
+            name = parse_patch_name(Path(entry["path"]).name)
+            # Files of sensors the model does not use were never needed.
+            if name is not None and name.sensor in sensors:
+                lost[(name.point, name.province, name.year)].add(name.month)
+    return lost
+
+
+# How the published file's rows are named in skip reports: <file>[row 17]/RGB
+_PUBLISHED_ROW = re.compile(r"\[row (?P<row>\d+)\]")
+
+
+def _sequence_keys(source: PreparedFile) -> Iterator[SequenceKey]:
+    sequences = source.sequences
+    for point, province, year in zip(
+        sequences.point, sequences.province, sequences.year, strict=True
+    ):
+        yield int(point), str(province), int(year)
 
 
 def _check_input(source: PreparedFile, channels: list[str], given: str, ckpt: Path) -> None:
@@ -147,7 +255,10 @@ def _to_model_input(batch: dict) -> dict:
     return {**batch, "image": to_unit_range(batch["image"])}
 
 
-def _csv(found, source: PreparedFile, classes: list[str]) -> str:
+def _csv(
+    found, source: PreparedFile, classes: list[str], lost: dict[SequenceKey, set]
+) -> tuple[str, int]:
+    """The CSV's text, and how many of its rows lack months whose images were skipped."""
     sequences, records = source.sequences, source.records
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -158,28 +269,38 @@ def _csv(found, source: PreparedFile, classes: list[str]) -> str:
             "year",
             "months",
             "images",
+            "skipped_months",
             "predicted",
             "probability",
             *(f"p_{name}" for name in classes),
         ]
     )
+    missing_months = 0
     order = np.argsort(found.index)
     for row in order:
         sequence = int(found.index[row])
         start, length = int(sequences.start[sequence]), int(sequences.length[sequence])
-        months = records.month[start : start + length]
+        months = [int(m) for m in records.month[start : start + length]]
+        key = (
+            int(sequences.point[sequence]),
+            str(sequences.province[sequence]),
+            int(sequences.year[sequence]),
+        )
+        skipped = sorted(lost.get(key, set()) - set(months))
+        missing_months += bool(skipped)
         probabilities = found.probabilities[row]
         predicted = int(probabilities.argmax())
         writer.writerow(
             [
-                int(sequences.point[sequence]),
-                sequences.province[sequence],
-                int(sequences.year[sequence]),
-                " ".join(str(int(m)) for m in months),
+                key[0],
+                key[1],
+                key[2],
+                " ".join(map(str, months)),
                 length,
+                " ".join(map(str, skipped)),
                 classes[predicted],
                 f"{probabilities[predicted]:.6f}",
                 *(f"{p:.6f}" for p in probabilities),
             ]
         )
-    return buffer.getvalue()
+    return buffer.getvalue(), missing_months
