@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import runpy
+import signal
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,6 +57,36 @@ def run_script(
         capture_output=True,
         text=True,
         timeout=600,
+    )
+
+
+def call_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
+    """Run ``scripts/<script>`` in this process exactly as ``python scripts/<script> ...`` runs
+    it (same ``sys.argv``, run as ``__main__``), output captured; never raises on failure.
+
+    For checks that stop before real work (bad settings, refused files): they then take a
+    fraction of a second instead of a new start of Python, torch and Lightning. Work that
+    needs a process of its own (signals, DDP, file-size limits) uses :func:`run_script`.
+    """
+    path = PROJECT_ROOT / "scripts" / script
+    stdout, stderr = io.StringIO(), io.StringIO()
+    handlers, level = logging.root.handlers[:], logging.root.level
+    sigterm = signal.getsignal(signal.SIGTERM)
+    argv, code = sys.argv, 0
+    sys.argv = [str(path), *overrides]
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else int(exit.code is not None)
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+        logging.root.handlers[:] = handlers
+        logging.root.setLevel(level)
+        signal.signal(signal.SIGTERM, sigterm)
+    return subprocess.CompletedProcess(
+        [script, *overrides], code, stdout.getvalue(), stderr.getvalue()
     )
 
 

@@ -13,7 +13,7 @@ from cropland.errors import CroplandError
 from cropland.inference.checkpoint import load_classifier
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.resume import resume_checkpoint
-from tests.conftest import TINY_TRAINING, run_script
+from tests.conftest import TINY_TRAINING, call_script
 
 PRECIOUS = "a file the checkpoint must not touch\n"
 
@@ -120,7 +120,7 @@ def test_scripts_refuse_a_crafted_checkpoint_in_one_line(
 ):
     path = _write_crafted(trained_run, tmp_path, victim, name)
     overrides = _entry_points(path, trained_run, prepared_file, tmp_path)[script]
-    result = run_script(script, *overrides)
+    result = call_script(script, *overrides)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()[-1:]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import PROJECT_ROOT, run_script
+from tests.conftest import PROJECT_ROOT, call_script, run_script
 
 # Four short epochs of a tiny network with every source of randomness on: shuffling, flips
 # and 90-degree turns, dropout. Enough batches that epoch 3 lasts a while to be killed in.
@@ -162,7 +162,7 @@ def test_extending_a_finished_run_rebuilds_the_cosine_schedule(prepared_file, tm
 
 
 def test_ckpt_path_last_without_any_run_is_one_clear_line(prepared_file, tmp_path):
-    result = run_script(
+    result = call_script(
         "train.py",
         *RECIPE,
         f"data.path={prepared_file}",

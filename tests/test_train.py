@@ -15,7 +15,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.train import train
-from tests.conftest import PROJECT_ROOT, run_script
+from tests.conftest import PROJECT_ROOT, call_script, run_script
 
 QUICK = [
     "trainer.max_epochs=2",
@@ -168,23 +168,34 @@ def test_multirun_gives_each_job_its_folder_and_metric(prepared_file, tmp_path):
     [
         (["data.channels=rgb_evi"], ["data.channels='rgb_evi'", "ndvi45"]),
         (["data.split=random"], ["data.split='random'", "predefined"]),
+        (["data.batch_size=0"], ["data.batch_size=0", "at least 1"]),
+        (["data.num_workers=-1"], ["data.num_workers=-1"]),
+        (["data.val_fraction=0"], ["data.val_fraction=0", "validation split"]),
+        (["optimizer.lr=-0.1"], ["optimizer.lr=-0.1", "positive"]),
+        (["optimizer._target_=os.system"], ["optimizer._target_='os.system'"]),
+        (["data.path={folder}"], ["is a folder", "scripts/prepare.py src="]),
     ],
 )
 def test_bad_setting_is_one_clear_line(prepared_file, tmp_path, overrides, expected):
-    result = run_script(
+    logs = tmp_path / "outputs"
+    overrides = [o.format(folder=tmp_path) for o in overrides]
+    result = call_script(
         "train.py",
         "data=prepared",
         f"data.path={prepared_file}",
-        f"paths.log_dir={tmp_path}",
+        f"paths.log_dir={logs}",
         *overrides,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert all(text in result.stderr for text in expected), result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert all(text in line for text in expected), line
+    assert not list(logs.glob("train/runs/*/config.yaml"))
 
 
 def test_missing_data_path_says_what_to_set(tmp_path):
-    result = run_script("train.py", "data=prepared", f"paths.log_dir={tmp_path}")
+    result = call_script("train.py", "data=prepared", f"paths.log_dir={tmp_path}")
     assert result.returncode == 2
     assert (
         result.stderr.strip()

@@ -17,6 +17,7 @@ from rich.console import Console
 from cropland.io import write_json_atomic, write_text_atomic
 from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.hparams import log_final_hparams
+from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
 from cropland.training.resume import resume_checkpoint
 
@@ -40,15 +41,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Checked before anything is built or written: a crafted checkpoint is refused here.
     runs_folder = Path(cfg.paths.log_dir) / cfg.task_name / "runs"
     resume_from = resume_checkpoint(cfg.get("ckpt_path"), runs_folder, output_dir)
-    _save_config(cfg, output_dir)
+    _check_optimizer_config(cfg)
     seed = cfg.get("seed")
-    if seed is not None:
-        L.seed_everything(seed, workers=True)
-
     # Shuffling follows the run seed, epoch by epoch, so a resumed run sees the same order.
     datamodule = instantiate(cfg.data, shuffle_seed=seed or 0)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    # Written once the settings and data have passed their checks.
+    _save_config(cfg, output_dir)
+    if seed is not None:
+        L.seed_everything(seed, workers=True)
     # The model is built from what the training split says: classes, channels, statistics.
     model = instantiate(cfg.model, _recursive_=False, **datamodule.model_inputs())
 
@@ -89,6 +91,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))
         log.info("Run folder: %s", output_dir)
     return metrics
+
+
+def _check_optimizer_config(cfg: DictConfig) -> None:
+    """The optimizer and schedule settings, checked before data is read (the module checks
+    them again when training builds them, for models loaded from a checkpoint)."""
+    optimizer = OmegaConf.to_container(cfg.model.optimizer, resolve=True)
+    scheduler = cfg.model.get("scheduler")
+    scheduler = OmegaConf.to_container(scheduler, resolve=True) if scheduler else None
+    check_optimizer_settings(
+        optimizer, scheduler if scheduler and scheduler.get("_target_") else None
+    )
 
 
 @rank_zero_only
