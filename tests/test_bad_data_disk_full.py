@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cropland.data.hdf5_write_sink import HDF5WriteError
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import (
     PreparedFile,
-    PreparedFileWriteError,
     RecordTable,
     SequenceTable,
     write_prepared_file,
@@ -118,7 +118,7 @@ def test_a_failed_write_raises_once_and_the_process_goes_on(
     attrs = {"channels": list("abcdefgh"), "image_size": 65}
     fail_writes_after(monkeypatch, limit, errno.ENOSPC)
 
-    with pytest.raises(PreparedFileWriteError) as error:
+    with pytest.raises(HDF5WriteError) as error:
         write_prepared_file(tmp_path / "ca.h5", *tiny_tables(records), np.split(pixels, 8), attrs)
     gc.collect()
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cropland.data.prepared_file import PreparedFile, _signals_held_back
+from cropland.data.hdf5_write_sink import signals_held_back
+from cropland.data.prepared_file import PreparedFile
 from cropland.io import owner_of_temp
 from tests.conftest import PROJECT_ROOT
 from tests.test_prepare import run_prepare
@@ -111,7 +112,7 @@ def test_an_interrupted_prepare_removes_its_temp_file(
 
 
 def test_signals_are_held_back_until_delivered() -> None:
-    with pytest.raises(KeyboardInterrupt), _signals_held_back() as deliver:
+    with pytest.raises(KeyboardInterrupt), signals_held_back() as deliver:
         signal.raise_signal(signal.SIGINT)  # as if Ctrl-C came while HDF5 was writing
         reached = True
         deliver()
@@ -122,6 +123,6 @@ def test_signals_are_held_back_until_delivered() -> None:
 
 def test_a_signal_that_comes_last_is_delivered_on_exit() -> None:
     with pytest.raises(KeyboardInterrupt):
-        with _signals_held_back():
+        with signals_held_back():
             signal.raise_signal(signal.SIGINT)
         pytest.fail("the held-back Ctrl-C was not delivered")
