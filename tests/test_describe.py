@@ -182,9 +182,7 @@ def test_missing_file_exits_2_without_generating_data(tmp_path, capsys):
 def test_a_file_that_is_not_prepared_is_refused(tmp_path):
     not_prepared = tmp_path / "notes.h5"
     not_prepared.write_text("not HDF5")
-    with pytest.raises(
-        PreparedFileError, match="is not an HDF5 file; expected a prepared"
-    ):
+    with pytest.raises(PreparedFileError, match="is not an HDF5 file; expected a prepared"):
         describe(_compose(tmp_path, f"data.path={not_prepared}"))
 
 
