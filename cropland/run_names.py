@@ -7,8 +7,9 @@ start: ``2026-11-29_14-03-07_48211``. Every process of one launch must agree on 
 - a plain run or multirun: the time and this process's id;
 - under torchrun, every worker of a node: the time the torchrun agent (their parent) started
   and its id, both read from /proc;
-- ``CROPLAND_RUN_NAME`` in the environment, when set, is used as it is: set it once for all
-  nodes of a multi-node job (the SLURM example in the README does).
+- ``CROPLAND_RUN_NAME`` in the environment, when set, is used as the name (path separators
+  and ``..`` replaced by ``_``): set it once for all nodes of a multi-node job (the SLURM
+  example in the README does).
 
 Processes that Lightning starts itself for DDP are given the first process's folder by
 Lightning (``hydra.run.dir``), so they never resolve a name of their own.
@@ -31,7 +32,8 @@ def run_name() -> str:
     """The name of this launch's run folder (see the module docstring)."""
     given = os.environ.get(ENV_RUN_NAME)
     if given:
-        return given
+        # One folder name, never a path: a separator or ".." would put the run elsewhere.
+        return given.replace(os.sep, "_").replace("..", "_")
     if "TORCHELASTIC_RUN_ID" in os.environ:
         agent = os.getppid()
         started = _process_start_time(agent)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import PROJECT_ROOT, call_script, run_script
+from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
 
 # Four short epochs of a tiny network with every source of randomness on: shuffling, flips
 # and 90-degree turns, dropout. Enough batches that epoch 3 lasts a while to be killed in.
@@ -172,3 +172,32 @@ def test_ckpt_path_last_without_any_run_is_one_clear_line(prepared_file, tmp_pat
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ckpt_path=last: no run under")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            "model.net.hidden_channels=[8,8]",
+            "model.net.hidden_channels=[8, 8] (the checkpoint has [4, 4])",
+        ),
+        ("data.channels=rgb", "data.channels: ['red', 'green', 'blue'] (the checkpoint has"),
+    ],
+)
+def test_resuming_with_other_settings_names_them_in_one_line(
+    change, named, trained_run, prepared_file, tmp_path
+):
+    result = call_script(
+        "train.py",
+        *TINY_TRAINING,
+        f"data.path={prepared_file}",
+        f"paths.log_dir={tmp_path}",
+        f"ckpt_path={trained_run.best_checkpoint}",
+        change,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: ckpt_path={trained_run.best_checkpoint} was trained with")
+    assert named in line
+    assert not list(tmp_path.glob("train/runs/*/config.yaml"))

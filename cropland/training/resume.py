@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from cropland.errors import CroplandError
 from cropland.training.checkpoint_file import read_checkpoint
@@ -15,10 +16,19 @@ log = logging.getLogger(__name__)
 
 LAST = "last"
 
+# What a resumed model must share with the checkpoint for its weights to fit, and where the
+# user sets it.
+_MUST_MATCH = {"net": "model.net", "channels": "data.channels", "classes": "the data's classes"}
+
+
+class ResumePoint(NamedTuple):
+    path: Path
+    hyper_parameters: dict[str, Any]
+
 
 def resume_checkpoint(
     ckpt_path: str | os.PathLike | None, runs_folder: Path, current_run: Path
-) -> Path | None:
+) -> ResumePoint | None:
     """The checkpoint to resume from, checked, or None to start afresh."""
     if ckpt_path is None or str(ckpt_path) == "":
         return None
@@ -27,8 +37,28 @@ def resume_checkpoint(
         log.info("Resuming from %s (ckpt_path=last: the newest run's last.ckpt)", path)
     else:
         path = Path(ckpt_path)
-    read_checkpoint(path)
-    return path
+    return ResumePoint(path, read_checkpoint(path)["hyper_parameters"])
+
+
+def check_resume_fits(resume: ResumePoint, model_hparams: dict[str, Any]) -> None:
+    """Refuse to resume a model built with other settings than the checkpoint's: its weights
+    would not fit (or, worse, fit with another meaning). Names each differing setting."""
+    differences = []
+    for key, where in _MUST_MATCH.items():
+        stored, now = resume.hyper_parameters.get(key), model_hparams.get(key)
+        if key == "net":
+            differences += [
+                f"{where}.{name}={now.get(name)!r} (the checkpoint has {stored.get(name)!r})"
+                for name in sorted(set(stored) | set(now))
+                if stored.get(name) != now.get(name)
+            ]
+        elif stored != now:
+            differences.append(f"{where}: {now} (the checkpoint has {stored})")
+    if differences:
+        raise CroplandError(
+            f"ckpt_path={resume.path} was trained with other settings: {'; '.join(differences)}; "
+            "resume with the settings of the run that wrote it"
+        )
 
 
 def newest_last_checkpoint(runs_folder: Path, current_run: Path) -> Path:

@@ -19,7 +19,7 @@ from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.hparams import log_final_hparams
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
-from cropland.training.resume import resume_checkpoint
+from cropland.training.resume import check_resume_fits, resume_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data, shuffle_seed=seed or 0)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    # Written once the settings and data have passed their checks.
+    if resume_from is not None:
+        net = OmegaConf.to_container(cfg.model.net, resolve=True)
+        check_resume_fits(resume_from, {"net": net, **datamodule.model_inputs()})
+    # Written once the settings, the data and the checkpoint to resume have passed their checks.
     _save_config(cfg, output_dir)
     if seed is not None:
         L.seed_everything(seed, workers=True)
@@ -60,7 +63,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     loggers: list[Logger] = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+    trainer.fit(
+        model,
+        datamodule=datamodule,
+        ckpt_path=resume_from.path if resume_from else None,
+        weights_only=True,
+    )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
 
     # The checkpoint that follows the optimized metric (another one keeps last.ckpt).
