@@ -52,9 +52,10 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temp_files(folder: str | os.PathLike, folders: bool = False) -> list[Path]:
     """Remove the temp files in ``folder`` left by processes that no longer run (killed with
-    SIGKILL, or a crashed machine), with a warning naming each; return them."""
+    SIGKILL, or a crashed machine), with a warning naming each; return them. Temp folders (of
+    whole trees) only with ``folders``: a writer of files never deletes a folder."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -62,6 +63,8 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
     for candidate in folder.iterdir():
         pid = owner_of_temp(candidate)
         if pid is None or _process_alive(pid):
+            continue
+        if candidate.is_dir() and not candidate.is_symlink() and not folders:
             continue
         log.warning(
             "Removing %s, a temporary file left by process %d, which has ended", candidate, pid

@@ -551,7 +551,7 @@ def _staging_folder(root: Path) -> Path:
     :func:`cropland.io.temp_path_for` names temp files: one left by a killed run is removed,
     with a warning, by the next run (or any atomic write) into the same folder."""
     root.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(root.parent)
+    remove_stale_temp_files(root.parent, folders=True)
     staging = temp_path_for(root)
     staging.mkdir()
     return staging

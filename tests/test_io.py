@@ -1,0 +1,48 @@
+"""Atomic writes: whole files or none, and temp files that never outlive their process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from cropland.io import TEMP_MARK, atomic_output, write_text_atomic
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
+    target = tmp_path / "metrics.json"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_the_temp_file_keeps_the_extension_and_names_its_process(tmp_path):
+    with atomic_output(tmp_path / "figure.png") as tmp:
+        assert tmp.suffix == ".png" and tmp.name.startswith(".figure")
+        assert f"{TEMP_MARK}{os.getpid()}" in tmp.name
+        tmp.write_bytes(b"png")
+    assert (tmp_path / "figure.png").read_bytes() == b"png"
+
+
+def test_stale_temp_files_go_live_ones_and_folders_stay(tmp_path):
+    dead, alive = _dead_pid(), os.getppid()
+    stale = tmp_path / f".report{TEMP_MARK}{dead}.txt"
+    live = tmp_path / f".report{TEMP_MARK}{alive}.txt"
+    folder = tmp_path / f".tree{TEMP_MARK}{dead}"
+    stale.write_text("left by a killed run")
+    live.write_text("another run, still writing")
+    folder.mkdir()
+    (folder / "keep.txt").write_text("a writer of files never deletes a folder")
+    write_text_atomic(tmp_path / "report.txt", "done\n")
+    assert not stale.exists()
+    assert live.exists() and (folder / "keep.txt").exists()
