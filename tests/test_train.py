@@ -15,7 +15,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.train import train
-from tests.conftest import PROJECT_ROOT, call_script, run_script
+from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
 
 QUICK = [
     "trainer.max_epochs=2",
@@ -221,3 +221,18 @@ def test_default_data_is_generated_once_then_reused(tmp_path):
     assert prepared.stat().st_mtime_ns == stamp
     assert "accuracy" in second.stdout and "macro avg" in second.stdout
     assert len(list((tmp_path / "out" / "train" / "runs").iterdir())) == 2
+
+
+def test_a_run_without_a_test_split_trains_and_says_so(prepared_file, tmp_path):
+    result = call_script(
+        "train.py",
+        *TINY_TRAINING,
+        f"data.path={prepared_file}",
+        f"paths.log_dir={tmp_path}",
+        "data.test_fraction=0",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "The test split is empty" in result.stdout + result.stderr
+    (run,) = (tmp_path / "train" / "runs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "val/f1_macro" in metrics and not any(k.startswith("test/") for k in metrics)

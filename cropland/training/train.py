@@ -78,7 +78,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
 
-    if cfg.get("test") and not trainer.fast_dev_run:
+    if cfg.get("test") and not len(datamodule.datasets["test"]):
+        log.warning("The test split is empty (data.test_fraction=0?): nothing to test.")
+    elif cfg.get("test") and not trainer.fast_dev_run:
         best = checkpoint.best_model_path if checkpoint is not None else ""
         if not best:
             log.warning("No best checkpoint was saved; testing the weights of the last epoch.")
