@@ -14,14 +14,17 @@ batch's last step, padding included, for reproducing its results.
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
 from cropland.errors import CroplandError
+from cropland.models.sequence_inputs import (
+    MonthEncoding,
+    check_dropout,
+    check_in_eager,
+    check_lengths,
+    is_whole,
+)
 
 
 class ConvLSTMCell(nn.Module):
@@ -29,7 +32,7 @@ class ConvLSTMCell(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
-        if not _is_whole(kernel_size) or kernel_size < 1 or kernel_size % 2 != 1:
+        if not is_whole(kernel_size) or kernel_size < 1 or kernel_size % 2 != 1:
             raise CroplandError(
                 f"model.net.kernel_sizes: each must be a positive odd number (1, 3, 5, ...) to "
                 f"keep the image size, got {kernel_size!r}; e.g. model.net.kernel_sizes=[3,3]"
@@ -86,7 +89,7 @@ class ConvLSTMEncoder(nn.Module):
                 "channels of each, e.g. model.net.hidden_channels=[24,32] "
                 "model.net.kernel_sizes=[3,3]"
             )
-        if not all(_is_whole(c) and c >= 1 for c in hidden_channels):
+        if not all(is_whole(c) and c >= 1 for c in hidden_channels):
             raise CroplandError(
                 f"model.net.hidden_channels={hidden_channels}: each layer's channels must be a "
                 "whole number of at least 1, e.g. model.net.hidden_channels=[24,32]"
@@ -107,7 +110,7 @@ class ConvLSTMEncoder(nn.Module):
         """``x``: (batch, time, channels, H, W); ``lengths``: valid steps per sequence, each
         from 1 to time (ValueError otherwise, in eager PyTorch)."""
         if not torch.jit.is_scripting():  # TorchScript compiles nothing under this
-            _check_in_eager(check_lengths, x, lengths)
+            check_in_eager(check_lengths, x, lengths)
         steps = x.shape[1]
         if lengths is None or self.readout == "last_step":
             lengths = torch.full((x.shape[0],), steps, device=x.device)
@@ -122,70 +125,6 @@ class ConvLSTMEncoder(nn.Module):
             # Steps after a sequence's end only see padding: keep the state of its last real step.
             final = torch.where(last_step == t, layer_input, final)
         return final
-
-
-def check_lengths(x: Tensor, lengths: Tensor | None) -> None:
-    """Raise ValueError unless ``x`` is (batch, time >= 1, ...) and every ``lengths`` value is a
-    step count from 1 to time: else the readout would pick no step, or one past the sequence,
-    and return plausible logits computed from the wrong state.
-
-    It reads ``lengths``'s values, so callers skip it while TorchScript compiles or
-    ``torch.export`` traces the model: a check on tensor values has no place in an exported
-    graph (exported files do not check ``lengths``, as their model card says).
-    """
-    if x.dim() != 5:
-        raise ValueError(
-            f"expected images of shape (batch, time, channels, H, W), got {tuple(x.shape)}"
-        )
-    batch, steps = x.shape[:2]
-    if steps < 1:
-        raise ValueError("the sequences have no time step (time axis of size 0)")
-    if lengths is None:
-        return
-    if lengths.shape != (batch,):
-        raise ValueError(
-            f"lengths must hold one value per sequence, shape ({batch},); got "
-            f"{tuple(lengths.shape)}"
-        )
-    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-        raise ValueError(
-            f"lengths must be integers (valid steps per sequence), got {lengths.dtype}"
-        )
-    if batch and not bool(((lengths >= 1) & (lengths <= steps)).all()):
-        bad = lengths[(lengths < 1) | (lengths > steps)]
-        raise ValueError(
-            f"lengths must be from 1 to the time axis' {steps} steps, got {bad.tolist()}; a "
-            "sequence needs at least one real step, and padding comes after its last one"
-        )
-
-
-def _check_in_eager(
-    check: Callable[[Tensor, Tensor | None], None], x: Tensor, lengths: Tensor | None
-) -> None:
-    """Run an input check unless ``torch.export`` is tracing (as for ONNX): the checks read
-    tensor values, which export cannot turn into a graph."""
-    if not torch.compiler.is_exporting():
-        check(x, lengths)
-
-
-def _is_whole(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-class MonthEncoding(nn.Module):
-    """Two constant planes, sin and cos of the month angle, appended to each time step.
-
-    Real sequences skip months (cloud cover); without this a July-August-October sequence and
-    a June-July-August one would look alike to the recurrence.
-    """
-
-    out_channels = 2
-
-    def forward(self, x: Tensor, months: Tensor) -> Tensor:
-        angle = (months.to(x.dtype) - 1) * (2 * math.pi / 12)
-        planes = torch.stack([torch.sin(angle), torch.cos(angle)], dim=2)
-        planes = planes[..., None, None].expand(-1, -1, -1, x.shape[-2], x.shape[-1])
-        return torch.cat([x, planes], dim=2)
 
 
 class ConvLSTMClassifier(nn.Module):
@@ -203,16 +142,8 @@ class ConvLSTMClassifier(nn.Module):
         readout: str = "last_valid",
     ) -> None:
         super().__init__()
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, numbers.Real)
-            or not 0 <= dropout < 1
-        ):
-            raise CroplandError(
-                f"model.net.dropout={dropout!r}: expected a share of features to drop, from 0 "
-                "(none) up to, not including, 1; e.g. model.net.dropout=0.2"
-            )
-        if not _is_whole(downsample) or downsample < 1:
+        check_dropout(dropout)
+        if not is_whole(downsample) or downsample < 1:
             raise CroplandError(
                 f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
                 "the factor the patches are average-pooled by (1 keeps the full size)"
@@ -232,7 +163,7 @@ class ConvLSTMClassifier(nn.Module):
         self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
     ) -> Tensor:
         if not torch.jit.is_scripting():  # TorchScript compiles nothing under this
-            _check_in_eager(self._check_inputs, image, lengths)
+            check_in_eager(self._check_inputs, image, lengths)
         batch, steps = image.shape[:2]
         x = self.downsample(image.flatten(0, 1))
         x = x.unflatten(0, (batch, steps))
