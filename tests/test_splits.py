@@ -1,7 +1,17 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 
-from cropland.data.splits import TEST, TRAIN, VAL, predefined_split, stratified_group_split
+from cropland.data.prepared_file import PreparedFile
+from cropland.data.splits import (
+    TEST,
+    TRAIN,
+    VAL,
+    assign_splits,
+    predefined_split,
+    stratified_group_split,
+)
 from cropland.errors import CroplandError
 
 
@@ -50,3 +60,22 @@ def test_predefined_split_uses_folders():
     assert predefined_split(folders).tolist() == [TRAIN, TEST, VAL, TRAIN]
     with pytest.raises(CroplandError, match="predefined"):
         predefined_split(np.array(["training", "other"], dtype=object))
+
+
+def test_province_split_tests_on_one_province_only(prepared_file):
+    sequences = PreparedFile(prepared_file).sequences
+    province = Counter(sequences.province.tolist()).most_common(1)[0][0]
+    split = assign_splits(sequences, "province", 0.1, 0.0, seed=0, test_province=province)
+    known = sequences.label >= 0
+    assert set(sequences.province[(split == TEST) & known].tolist()) == {province}
+    assert province not in set(sequences.province[(split != TEST) & known].tolist())
+    assert (split[known] == VAL).any() and (split[known] == TRAIN).any()
+    # Grouped by point: no point in training and validation both.
+    train_points = set(sequences.point[split == TRAIN].tolist())
+    assert not train_points & set(sequences.point[split == VAL].tolist())
+
+
+def test_province_split_names_the_provinces_it_can_hold_out(prepared_file):
+    sequences = PreparedFile(prepared_file).sequences
+    with pytest.raises(CroplandError, match=r"data.test_province, one of the provinces .*'YT'"):
+        assign_splits(sequences, "province", 0.1, 0.0, seed=0, test_province="YT")

@@ -26,7 +26,7 @@ from cropland.data.sequence_dataset import (
     pad_sequences,
     to_unit_range,
 )
-from cropland.data.splits import SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
+from cropland.data.splits import SPLIT_NAMES, SPLITS, TEST, TRAIN, VAL, assign_splits
 from cropland.data.synthetic import generate_tree, synthetic_file_name
 from cropland.errors import CroplandError
 
@@ -62,6 +62,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         statistics: str = "train",
         synthetic: dict | None = None,
         shuffle_seed: int = 0,
+        test_province: str | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
@@ -71,7 +72,7 @@ class CropSequenceDataModule(L.LightningDataModule):
                 f"data.num_workers={num_workers!r}: expected 0 (load in the main process) or a "
                 "positive number of worker processes"
             )
-        if split == "stratified" and not 0 < val_fraction < 1:
+        if split in ("stratified", "province") and not 0 < val_fraction < 1:
             raise CroplandError(
                 f"data.val_fraction={val_fraction}: expected a fraction between 0 and 1, e.g. "
                 "0.1; checkpoint selection and early stopping need a validation split"
@@ -79,8 +80,8 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.sensors = parse_sensors(channels)
         if in_memory not in (True, False, "auto"):
             raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
-        if split not in ("stratified", "predefined"):
-            raise CroplandError(f"data.split={split!r}: expected 'stratified' or 'predefined'")
+        if split not in SPLITS:
+            raise CroplandError(f"data.split={split!r}: expected one of {', '.join(SPLITS)}")
         if statistics not in ("train", "all"):
             raise CroplandError(
                 f"data.statistics={statistics!r}: expected 'train' (the training split) or "
@@ -97,6 +98,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.augmentation = SequenceAugmentation(**(augmentation or {}))
         self.synthetic = synthetic
         self.shuffle_seed = shuffle_seed
+        self.test_province = test_province
         self.datasets: dict[str, CropSequenceDataset] = {}
 
     @property
@@ -151,7 +153,12 @@ class CropSequenceDataModule(L.LightningDataModule):
         if not (sequences.label >= 0).any():
             raise CroplandError(f"{self.path} holds no sequence with a known class label")
         self.split_ids = assign_splits(
-            sequences, self.split, self.val_fraction, self.test_fraction, self.seed
+            sequences,
+            self.split,
+            self.val_fraction,
+            self.test_fraction,
+            self.seed,
+            self.test_province,
         )
         pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
 

@@ -1,4 +1,5 @@
-"""Train/validation/test assignment of sequences: stratified by class, grouped by point."""
+"""Train/validation/test assignment of sequences: stratified by class and grouped by point,
+the tree's own folders, or one province held out for testing (spatial transfer)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from cropland.errors import CroplandError
 
 TRAIN, VAL, TEST = 0, 1, 2
 SPLIT_NAMES = ("train", "val", "test")
+# The ways of splitting (data.split).
+SPLITS = ("stratified", "predefined", "province")
 # Split folder names of the dataset tree, in the order of the split ids above.
 FOLDER_TO_SPLIT = {"training": TRAIN, "validation": VAL, "test": TEST}
 
@@ -85,20 +88,52 @@ def predefined_split(split_folders: np.ndarray) -> np.ndarray:
     return np.array([FOLDER_TO_SPLIT[f] for f in split_folders.tolist()], dtype=np.int64)
 
 
+def province_split(
+    sequences: SequenceTable, test_province: str | None, val_fraction: float, seed: int
+) -> np.ndarray:
+    """Every sequence of ``test_province`` to test; the others split into training and
+    validation as :func:`stratified_group_split` does. A model is then tested on fields of a
+    region it never saw: spatial transfer, not interpolation between neighbours."""
+    provinces = sorted(set(sequences.province.tolist()))
+    if test_province not in provinces:
+        raise CroplandError(
+            f"data.split=province needs data.test_province, one of the provinces this file "
+            f"holds ({', '.join(provinces)}); got {test_province!r}"
+        )
+    held_out = sequences.province == test_province
+    if held_out.all():
+        raise CroplandError(
+            f"data.test_province={test_province}: every sequence is from {test_province}, "
+            "which leaves nothing to train on; use data.split=stratified"
+        )
+    split = np.full(len(sequences), TEST, dtype=np.int64)
+    split[~held_out] = stratified_group_split(
+        sequences.label[~held_out], sequences.point[~held_out], val_fraction, 0.0, seed
+    )
+    return split
+
+
 # Split id of a sequence whose crop is not one of the file's classes: no split uses it.
 UNKNOWN_LABEL = -1
 
 
 def assign_splits(
-    sequences: SequenceTable, split: str, val_fraction: float, test_fraction: float, seed: int
+    sequences: SequenceTable,
+    split: str,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    test_province: str | None = None,
 ) -> np.ndarray:
-    """Split id of each sequence of a prepared file (``data.split`` = ``stratified`` or
-    ``predefined``), or ``UNKNOWN_LABEL`` where its crop is not a known class.
+    """Split id of each sequence of a prepared file (``data.split`` = ``stratified``,
+    ``predefined`` or ``province``), or ``UNKNOWN_LABEL`` where its crop is not a known class.
 
     Reads only the sequence table, so describing a large file stays cheap.
     """
     if split == "predefined":
         split_ids = predefined_split(sequences.split_folder)
+    elif split == "province":
+        split_ids = province_split(sequences, test_province, val_fraction, seed)
     else:
         split_ids = stratified_group_split(
             sequences.label, sequences.point, val_fraction, test_fraction, seed

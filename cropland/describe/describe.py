@@ -39,6 +39,7 @@ def describe(cfg: DictConfig) -> dict:
         datamodule.val_fraction,
         datamodule.test_fraction,
         datamodule.seed,
+        datamodule.test_province,
     )
 
     description = _count_tables(source, split_ids, _split_settings(datamodule))
@@ -98,6 +99,17 @@ def _count_tables(source: PreparedFile, split_ids: np.ndarray, split_settings: d
 def _split_settings(datamodule: CropSequenceDataModule) -> dict:
     if datamodule.split == "predefined":
         return {"method": "predefined", "title": "predefined: the dataset's own split folders"}
+    if datamodule.split == "province":
+        return {
+            "method": "province",
+            "test_province": datamodule.test_province,
+            "val_fraction": datamodule.val_fraction,
+            "seed": datamodule.seed,
+            "title": (
+                f"province: test {datamodule.test_province}, val {datamodule.val_fraction:g} "
+                f"of the rest, seed {datamodule.seed}"
+            ),
+        }
     return {
         "method": "stratified",
         "val_fraction": datamodule.val_fraction,

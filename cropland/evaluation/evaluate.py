@@ -43,7 +43,15 @@ log = logging.getLogger(__name__)
 
 # Data settings taken from the training run unless given on the command line: the same
 # file, split and seed give back the same test split.
-_FROM_TRAINING = ("path", "split", "val_fraction", "test_fraction", "seed", "synthetic")
+_FROM_TRAINING = (
+    "path",
+    "split",
+    "val_fraction",
+    "test_fraction",
+    "test_province",
+    "seed",
+    "synthetic",
+)
 
 
 def evaluate(cfg: DictConfig) -> dict:
