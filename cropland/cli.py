@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from cropland.errors import CroplandError
@@ -34,6 +36,8 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
             if user_error is None:
                 raise
             print(f"error: {user_error}", file=sys.stderr)
+            if _in_multirun():
+                raise  # Hydra records the job as failed and runs the others
             sys.exit(2)
 
     return wrapper
@@ -48,6 +52,13 @@ def _user_error_in(error: BaseException | None) -> CroplandError | None:
             return error
         error = error.__cause__
     return None
+
+
+def _in_multirun() -> bool:
+    try:
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:  # no Hydra run around this call (a test calling the function)
+        return False
 
 
 def _require_settings(cfg: DictConfig) -> None:

@@ -1,5 +1,6 @@
 """Training through the real Hydra configs, in-process and as users run it."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -143,24 +144,40 @@ def test_hparams_view_holds_settings_and_final_scores(fitted_run):
     assert shown <= scalars
 
 
-def test_multirun_gives_each_job_its_folder_and_metric(prepared_file, tmp_path):
+def test_multirun_gives_each_job_its_folder_and_metric_and_a_summary(prepared_file, tmp_path):
     result = run_script(
         "train.py",
         "-m",
-        "optimizer.lr=1e-3,3e-4",
+        "optimizer.lr=1e-3,-0.1,3e-4",
         "data=prepared",
         f"data.path={prepared_file}",
         f"paths.log_dir={tmp_path}",
         *QUICK,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    jobs = sorted((tmp_path / "train" / "multiruns").glob("*/[0-9]*"))
-    assert [j.name for j in jobs] == ["0", "1"]
+    # The failed job fails the multirun, after the others ran.
+    assert result.returncode == 1, result.stderr[-3000:]
+    (sweep,) = (tmp_path / "train" / "multiruns").iterdir()
+    jobs = sorted(sweep.glob("[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1", "2"]
     learning_rates = set()
-    for job in jobs:
+    for job in (jobs[0], jobs[2]):
         assert "test/acc" in json.loads((job / "metrics.json").read_text())
         learning_rates.add(OmegaConf.load(job / "config.yaml").optimizer.lr)
     assert learning_rates == {1e-3, 3e-4}
+
+    with open(sweep / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["job"], r["status"]) for r in rows] == [
+        ("0", "completed"),
+        ("1", "failed"),
+        ("2", "completed"),
+    ]
+    assert rows[1]["error"].startswith("CroplandError: optimizer.lr=-0.1")
+    assert rows[1]["overrides"].startswith("optimizer.lr=-0.1")
+    for row in (rows[0], rows[2]):
+        metrics = json.loads((sweep / row["job"] / "metrics.json").read_text())
+        assert float(row["test/acc"]) == metrics["test/acc"]
+    assert "Multirun summary: 3 jobs, 1 failed" in result.stderr
 
 
 @pytest.mark.parametrize(

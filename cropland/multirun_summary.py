@@ -1,0 +1,115 @@
+"""A summary at the end of every multirun: one row per job with its overrides, status, error
+and scores, printed and written as ``summary.csv`` in the multirun folder.
+
+A Hydra callback (``conf/hydra/default.yaml``). Each job leaves ``job.json`` in its own folder
+when it ends, so the summary is the same whichever launcher ran the jobs (in this process,
+joblib workers, SLURM): the multirun's own process gathers the folders at the end. When a job
+failed, Hydra stops with an error after the others ran; the summary is then printed as the
+process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from cropland.io import write_json_atomic, write_text_atomic
+
+JOB_FILE = "job.json"
+SUMMARY_FILE = "summary.csv"
+# The scores a row shows, when the job's metrics.json has them.
+SCORES = ("best/val/f1_macro", "val/acc", "val/f1_macro", "test/acc", "test/f1_macro")
+
+
+class MultirunSummary(Callback):
+    def __init__(self) -> None:
+        self._sweep_dir: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._sweep_dir = Path(config.hydra.sweep.dir)
+        atexit.register(self._summarize)  # also after a failed job made Hydra stop
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if config.hydra.mode.name != "MULTIRUN":
+            return
+        failed = job_return.status == JobStatus.FAILED
+        error = job_return._return_value if failed else None
+        write_json_atomic(
+            Path(config.hydra.runtime.output_dir) / JOB_FILE,
+            {
+                "job": int(config.hydra.job.num),
+                "overrides": " ".join(job_return.overrides or []),
+                "status": "failed" if failed else "completed",
+                "error": _one_line(error) if error is not None else "",
+            },
+        )
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._summarize()
+
+    def _summarize(self) -> None:
+        folder, self._sweep_dir = self._sweep_dir, None  # once per multirun
+        if folder is None:
+            return
+        rows = summary_rows(folder)
+        if not rows:
+            return
+        write_text_atomic(folder / SUMMARY_FILE, _csv(rows))
+        console = Console(stderr=True)
+        # Wide enough for the scores when stderr is not a terminal (a log file, a pipe).
+        console.width = max(console.width, 140)
+        console.print(_table(rows, folder), highlight=False)
+
+
+def summary_rows(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job folder of ``sweep_dir`` that left a ``job.json``, in job order."""
+    rows = []
+    for job_file in sweep_dir.glob(f"*/{JOB_FILE}"):
+        row = json.loads(job_file.read_text())
+        metrics_file = job_file.parent / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        row.update({name: metrics.get(name) for name in SCORES})
+        rows.append(row)
+    return sorted(rows, key=lambda row: row["job"])
+
+
+def _one_line(error: BaseException) -> str:
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _table(rows: list[dict[str, Any]], folder: Path) -> Table:
+    failed = [row for row in rows if row["status"] == "failed"]
+    table = Table(
+        title=f"Multirun summary: {len(rows)} jobs, {len(failed)} failed",
+        caption="\n".join(
+            [f"job {row['job']}: {row['error']}" for row in failed] + [str(folder / SUMMARY_FILE)]
+        ),
+    )
+    for column in ("job", "overrides that differ", "status", *SCORES):
+        table.add_column(column)
+    # The overrides every job shares say nothing about the differences: show the others.
+    shared = set.intersection(*(set(row["overrides"].split()) for row in rows))
+    for row in rows:
+        varied = " ".join(o for o in row["overrides"].split() if o not in shared)
+        scores = ["" if row[s] is None else f"{row[s]:.3f}" for s in SCORES]
+        table.add_row(str(row["job"]), varied, row["status"], *scores)
+    return table
