@@ -43,3 +43,26 @@ def test_joblib_multirun_runs_jobs_in_parallel_and_summarizes_them(prepared_file
         rows = list(csv.DictReader(handle))
     assert [(r["job"], r["status"]) for r in rows] == [("0", "completed"), ("1", "completed")]
     assert all(float(r["test/acc"]) >= 0 for r in rows)
+
+
+def test_optuna_search_composes_over_lr_weight_decay_widths_and_dropout():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["hparams_search=convlstm_optuna", "search.first_width=16"],
+            return_hydra_config=True,
+        )
+    GlobalHydra.instance().clear()
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert set(sweeper.params) == {
+        "optimizer.lr",
+        "optimizer.weight_decay",
+        "model.net.dropout",
+        "search.first_width",
+        "search.second_width",
+    }
+    # The widths Optuna draws are the network's.
+    assert list(cfg.model.net.hidden_channels) == [16, cfg.search.second_width]
+    assert cfg.optimized_metric == "val/f1_macro"
