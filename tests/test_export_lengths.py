@@ -19,6 +19,9 @@ STEPS = 3
 BAD_LENGTHS = (0, -1, STEPS + 1)
 
 
+CONVLSTM = "cropland.models.convlstm.ConvLSTMClassifier"
+
+
 def classifier(readout: str) -> CropSequenceClassifier:
     torch.manual_seed(0)
     return CropSequenceClassifier(
@@ -70,7 +73,10 @@ def test_last_valid_readout_gives_the_output_bias_for_lengths_out_of_range(forma
             torch.testing.assert_close(run(*batch(bad, seed))[0], bias, atol=1e-5, rtol=1e-5)
         # The other sequences of the batch get their usual logits.
         torch.testing.assert_close(run(*batch(bad))[1], valid[1], atol=1e-5, rtol=1e-5)
-    description = {entry["name"]: entry for entry in _inputs(4, True, "last_valid")}
+    description = {
+        entry["name"]: entry
+        for entry in _inputs(4, True, {"_target_": CONVLSTM, "readout": "last_valid"})
+    }
     assert "does not check" in description["lengths"]["description"]
     assert "output layer's bias" in description["lengths"]["description"]
 
@@ -82,6 +88,9 @@ def test_last_step_readout_ignores_images_below_1_and_caps_lengths_at_time(forma
         first, second = run(*batch(bad, 1)), run(*batch(bad, 2))
         torch.testing.assert_close(first[0], second[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(run(*batch(STEPS + 1)), run(*batch(STEPS)), atol=1e-5, rtol=1e-5)
-    description = {entry["name"]: entry for entry in _inputs(4, True, "last_step")}
+    description = {
+        entry["name"]: entry
+        for entry in _inputs(4, True, {"_target_": CONVLSTM, "readout": "last_step"})
+    }
     assert "images are ignored" in description["lengths"]["description"]
     assert "more than time counts as time" in description["lengths"]["description"]

@@ -8,6 +8,7 @@ summary) and how it scored (``metrics.json``). What cannot be found is null, and
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +21,7 @@ from omegaconf import OmegaConf
 from cropland.data.layout import IMAGE_SIZE, MONTHS
 from cropland.data.prepare import summary_path
 from cropland.inference.checkpoint import run_folder_of
+from cropland.models.networks import network_class
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
@@ -45,7 +47,7 @@ def model_card(
     hparams = classifier.hparams
     net = dict(hparams.net)
     channels = list(hparams.channels)
-    uses_months = bool(net.get("month_encoding", False))
+    uses_months = _uses_months(net)
     run_folder = run_folder_of(ckpt_path)
     unavailable: dict[str, str] = {}
     return {
@@ -71,7 +73,7 @@ def model_card(
         "image_size": IMAGE_SIZE,
         "months": {"trained_for": list(MONTHS), "uses_month_encoding": uses_months},
         "network": net,
-        "inputs": _inputs(len(channels), uses_months, net.get("readout", "last_valid")),
+        "inputs": _inputs(len(channels), uses_months, net),
         "outputs": [
             {
                 "name": "logits",
@@ -107,8 +109,24 @@ def _versions(format: str, model_path: Path) -> dict[str, Any]:
     return versions
 
 
-def _inputs(num_channels: int, uses_months: bool, readout: str) -> list[dict[str, Any]]:
-    if readout == "last_valid":
+def _uses_months(net: dict) -> bool:
+    """Whether the network reads ``months``: its ``month_encoding`` setting (as given, else the
+    class's default); a network without that setting always reads them (e.g. the L-TAE)."""
+    parameter = inspect.signature(network_class(net, "net")).parameters.get("month_encoding")
+    if parameter is None:
+        return True
+    return bool(net.get("month_encoding", parameter.default))
+
+
+def _inputs(num_channels: int, uses_months: bool, net: dict) -> list[dict[str, Any]]:
+    readout = net.get("readout", "last_valid")
+    if not str(net.get("_target_", "")).endswith(".ConvLSTMClassifier"):
+        reading = "padded steps do not change the logits"
+        unchecked = (
+            "The file does not check this: lengths[i] outside 1..time raise no error and give "
+            "logits that mean nothing, so check lengths before calling it"
+        )
+    elif readout == "last_valid":
         reading = "the logits come from each sequence's own last step"
         # Measured on the exported ONNX and TorchScript files (tests/test_export_lengths.py):
         # no step is ever read as the last one, so the recurrent state stays at zero.

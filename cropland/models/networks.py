@@ -9,21 +9,24 @@ None, lists and dicts of those) with no Hydra key anywhere, and the class is cal
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
 from cropland.errors import CroplandError
-from cropland.models.convlstm import ConvLSTMClassifier
 
-
-def _dotted_path(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-# The networks a config or checkpoint may name, by their exact dotted path.
-NETWORKS: dict[str, type[nn.Module]] = {_dotted_path(cls): cls for cls in (ConvLSTMClassifier,)}
+# The networks a config or checkpoint may name, by their exact dotted path. Only these are ever
+# imported from a name: the module is the one the name says, loaded on first use.
+NETWORKS: tuple[str, ...] = (
+    "cropland.models.convlstm.ConvLSTMClassifier",
+    "cropland.models.single_date.SingleDateClassifier",
+    "cropland.models.tempcnn.TempCNNClassifier",
+    "cropland.models.lrcn.LRCNClassifier",
+    "cropland.models.conv3d.Conv3DClassifier",
+    "cropland.models.tae.LTAEClassifier",
+)
 
 # Keys through which Hydra's instantiate would call or reshape something.
 HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
@@ -69,7 +72,8 @@ def network_class(config: Any, where: str) -> type[nn.Module]:
             f"{where} holds {', '.join(suspicious)}: a network's settings must be plain values, "
             "never objects or code to build; refusing to build it"
         )
-    return NETWORKS[target]
+    module, name = target.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
 
 
 def build_network(config: Mapping, where: str, **extra: Any) -> nn.Module:

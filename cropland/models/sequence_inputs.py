@@ -90,7 +90,7 @@ def check_dropout(dropout: object) -> None:
         )
 
 
-def valid_steps(lengths: Tensor | None, batch: int, steps: int, device) -> Tensor:
+def valid_steps(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
     """(batch, time) bool: True at each sequence's real steps, False on padding."""
     if lengths is None:
         return torch.ones(batch, steps, dtype=torch.bool, device=device)
