@@ -29,9 +29,11 @@ from torch import Tensor, nn
 from cropland.errors import CroplandError
 from cropland.models.sequence_inputs import (
     MonthEncoding,
+    check_downsample,
     check_dropout,
     check_in_eager,
     check_lengths,
+    check_pooled_size,
     is_whole,
     valid_steps,
 )
@@ -97,11 +99,7 @@ class Conv3DClassifier(nn.Module):
                 "3D convolution block, e.g. model.net.channels=[16,32]"
             )
         check_dropout(dropout)
-        if not is_whole(downsample) or downsample < 1:
-            raise CroplandError(
-                f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
-                "the factor the patches are average-pooled by (1 keeps the full size)"
-            )
+        check_downsample(downsample)
         self.month_encoding = MonthEncoding() if month_encoding else None
         sizes = [in_channels + (MonthEncoding.out_channels if month_encoding else 0), *channels]
         # Average pooling before the convolutions trades resolution for speed (CPU runs).
@@ -146,10 +144,4 @@ class Conv3DClassifier(nn.Module):
         not when the model is built: the model takes any image size, which only its input
         tells (65x65 for the dataset's patches)."""
         check_lengths(image, lengths)
-        if min(image.shape[-2:]) < self.downsample_factor:
-            height, width = image.shape[-2:]
-            raise CroplandError(
-                f"model.net.downsample={self.downsample_factor} pools the {height}x{width} "
-                f"images to nothing; it must be at most {min(height, width)} (1 keeps the full "
-                "size)"
-            )
+        check_pooled_size(image, self.downsample_factor)

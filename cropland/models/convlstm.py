@@ -20,9 +20,11 @@ from torch import Tensor, nn
 from cropland.errors import CroplandError
 from cropland.models.sequence_inputs import (
     MonthEncoding,
+    check_downsample,
     check_dropout,
     check_in_eager,
     check_lengths,
+    check_pooled_size,
     is_whole,
 )
 
@@ -143,11 +145,7 @@ class ConvLSTMClassifier(nn.Module):
     ) -> None:
         super().__init__()
         check_dropout(dropout)
-        if not is_whole(downsample) or downsample < 1:
-            raise CroplandError(
-                f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
-                "the factor the patches are average-pooled by (1 keeps the full size)"
-            )
+        check_downsample(downsample)
         self.month_encoding = MonthEncoding() if month_encoding else None
         encoder_in = in_channels + (MonthEncoding.out_channels if month_encoding else 0)
         # Average pooling before the recurrence trades resolution for speed (CPU runs).
@@ -179,10 +177,4 @@ class ConvLSTMClassifier(nn.Module):
         not when the model is built: the model takes any image size, which only its input
         tells (65x65 for the dataset's patches)."""
         check_lengths(image, lengths)
-        if min(image.shape[-2:]) < self.downsample_factor:
-            height, width = image.shape[-2:]
-            raise CroplandError(
-                f"model.net.downsample={self.downsample_factor} pools the {height}x{width} "
-                f"images to nothing; it must be at most {min(height, width)} (1 keeps the full "
-                "size, the default config uses 3)"
-            )
+        check_pooled_size(image, self.downsample_factor)

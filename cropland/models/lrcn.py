@@ -27,9 +27,11 @@ from torch import Tensor, nn
 from cropland.errors import CroplandError
 from cropland.models.sequence_inputs import (
     MonthEncoding,
+    check_downsample,
     check_dropout,
     check_in_eager,
     check_lengths,
+    check_pooled_size,
     is_whole,
     valid_steps,
 )
@@ -111,11 +113,7 @@ class LRCNClassifier(nn.Module):
         cnn_channels, kernel_sizes = list(cnn_channels), list(kernel_sizes)
         _check_settings(cnn_channels, kernel_sizes, hidden_size, lstm_layers)
         check_dropout(dropout)
-        if not is_whole(downsample) or downsample < 1:
-            raise CroplandError(
-                f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
-                "the factor the patches are average-pooled by (1 keeps the full size)"
-            )
+        check_downsample(downsample)
         # Average pooling before the encoder trades resolution for speed (CPU runs).
         self.downsample_factor = downsample
         self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
@@ -164,10 +162,4 @@ class LRCNClassifier(nn.Module):
         not when the model is built: the model takes any image size, which only its input
         tells (65x65 for the dataset's patches)."""
         check_lengths(image, lengths)
-        if min(image.shape[-2:]) < self.downsample_factor:
-            height, width = image.shape[-2:]
-            raise CroplandError(
-                f"model.net.downsample={self.downsample_factor} pools the {height}x{width} "
-                f"images to nothing; it must be at most {min(height, width)} (1 keeps the full "
-                "size)"
-            )
+        check_pooled_size(image, self.downsample_factor)

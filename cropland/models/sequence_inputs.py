@@ -95,3 +95,23 @@ def valid_steps(lengths: Tensor | None, batch: int, steps: int, device: torch.de
     if lengths is None:
         return torch.ones(batch, steps, dtype=torch.bool, device=device)
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+
+
+def check_downsample(downsample: object) -> None:
+    """``model.net.downsample``: the factor patches are average-pooled by, a whole number >= 1."""
+    if not is_whole(downsample) or downsample < 1:
+        raise CroplandError(
+            f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
+            "the factor the patches are average-pooled by (1 keeps the full size)"
+        )
+
+
+def check_pooled_size(image: Tensor, downsample: int) -> None:
+    """The pooling must leave at least one pixel. Checked on the input, not when the model is
+    built: models take any image size, which only the input tells (65x65 for the patches)."""
+    height, width = image.shape[-2:]
+    if min(height, width) < downsample:
+        raise CroplandError(
+            f"model.net.downsample={downsample} pools the {height}x{width} images to nothing; "
+            f"it must be at most {min(height, width)} (1 keeps the full size)"
+        )

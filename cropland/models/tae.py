@@ -37,9 +37,11 @@ from torch import Tensor, nn
 
 from cropland.errors import CroplandError
 from cropland.models.sequence_inputs import (
+    check_downsample,
     check_dropout,
     check_in_eager,
     check_lengths,
+    check_pooled_size,
     is_whole,
     valid_steps,
 )
@@ -193,11 +195,7 @@ class LTAEClassifier(nn.Module):
         downsample: int = 3,
     ) -> None:
         super().__init__()
-        if not _positive_whole(downsample):
-            raise CroplandError(
-                f"model.net.downsample={downsample!r}: expected a whole number of at least 1, "
-                "the factor the patches are average-pooled by (1 keeps the full size)"
-            )
+        check_downsample(downsample)
         self.downsample_factor = downsample
         # Average pooling before the encoder trades resolution for speed (CPU runs).
         self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
@@ -225,10 +223,4 @@ class LTAEClassifier(nn.Module):
         not when the model is built: the model takes any image size, which only its input
         tells (65x65 for the dataset's patches)."""
         check_lengths(image, lengths)
-        if min(image.shape[-2:]) < self.downsample_factor:
-            height, width = image.shape[-2:]
-            raise CroplandError(
-                f"model.net.downsample={self.downsample_factor} pools the {height}x{width} "
-                f"images to nothing; it must be at most {min(height, width)} (1 keeps the full "
-                "size, the default config uses 3)"
-            )
+        check_pooled_size(image, self.downsample_factor)
