@@ -23,6 +23,10 @@ def main(cfg: DictConfig) -> None:
         progress=cfg.progress,
         overwrite=cfg.overwrite,
         workers=cfg.workers,
+        cloud_gaps=cfg.cloud_gaps,
+        separability=cfg.separability,
+        noise=cfg.noise,
+        phenology_shift=cfg.phenology_shift,
     )
     print(json.dumps(summary, indent=2))
 

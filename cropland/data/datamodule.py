@@ -119,8 +119,8 @@ class CropSequenceDataModule(L.LightningDataModule):
             # A path of the user's own that is missing: never generate data under their name.
             raise CroplandError(
                 f"data.path={self.path} does not exist; for a file of yours use data=prepared "
-                f"data.path=<file.h5>, or leave data.path unset for the synthetic data "
-                f"({expected} under paths.data_dir)"
+                f"data.path=<file.h5>; for synthetic data with these data.synthetic settings "
+                f"the file is named {expected} (under paths.data_dir)"
             )
         with _exclusive_lock(self.path.with_name(f".{self.path.name}.lock")):
             if not self.path.exists():

@@ -20,6 +20,10 @@ How an image is made (numbers are tuned so the PNGs look like the real samples i
   forest, tree rows in orchards. Then top-of-atmosphere path radiance, occasional haze or
   clouds, sensor noise and 20 m resolution for B5/B6.
 
+Those are the tuned defaults; :class:`Character` (missing months, closer classes, more noise,
+a season shifted per province) makes the data harder without changing its layout, and
+:data:`HARD` is the ``data=synthetic_hard`` preset.
+
 Writes go to a hidden temporary sibling of ``root`` (``.<root>.cropland-tmp-<pid>``) that is
 renamed to ``root`` only once every file is written, so an interrupted run never leaves a
 half-written tree where readers look; one left by a killed run is removed by the next.
@@ -29,12 +33,13 @@ The tree's summary, and the proof that ``overwrite`` may replace it, is saved be
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +98,62 @@ _OTHER_MONTH_PROBABILITY = np.array([0.34, 0.83, 0.83, 0.75, 0.79])
 
 
 @dataclass(frozen=True)
+class Character:
+    """What makes the data easy or hard, apart from its seed; the defaults are the tree we
+    always wrote, byte for byte.
+
+    * ``cloud_gaps``: probability that each month a point has an image for is lost as well
+      (at least one month is kept), on top of the real month sets.
+    * ``separability``: each class's cover shares per month are pulled toward the mean of all
+      classes, ``s * class + (1 - s) * mean``; 1 is the classes as tuned, smaller is closer.
+    * ``noise``: multiplies the per-pixel sensor noise and the amplitude of the class textures.
+    * ``phenology_shift``: standard deviation, in months, of a shift of every field's phenology
+      drawn once per province (the tree holds one year), so one crop peaks at different times
+      in different provinces.
+    """
+
+    cloud_gaps: float = 0.0
+    separability: float = 1.0
+    noise: float = 1.0
+    phenology_shift: float = 0.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "cloud_gaps": (0 <= self.cloud_gaps < 1, "in [0, 1)"),
+            "separability": (0 < self.separability <= 1, "in (0, 1]"),
+            "noise": (0 <= self.noise < math.inf, "a finite number >= 0"),
+            "phenology_shift": (0 <= self.phenology_shift < math.inf, "a finite number >= 0"),
+        }
+        for key, (ok, allowed) in checks.items():
+            if not ok:
+                raise CroplandError(f"{key} must be {allowed}, got {getattr(self, key)}")
+
+    def suffix(self) -> str:
+        """What a file name adds for this character: nothing for the default, ``_hard`` for
+        :data:`HARD`, else every setting that differs from the default (``_gap0.3_noise2``)."""
+        if self == Character():
+            return ""
+        if self == HARD:
+            return "_hard"
+        tags = {
+            "cloud_gaps": "gap",
+            "separability": "sep",
+            "noise": "noise",
+            "phenology_shift": "shift",
+        }
+        default = Character()
+        return "".join(
+            f"_{tag}{getattr(self, key):g}"
+            for key, tag in tags.items()
+            if getattr(self, key) != getattr(default, key)
+        )
+
+
+# conf/data/synthetic_hard.yaml holds the same values (its path ends in _hard).
+HARD = Character(cloud_gaps=0.25, separability=0.6, noise=2.0, phenology_shift=0.75)
+
+
+@dataclass(frozen=True)
 class _Point:
     index: int  # position in the table; seeds the point's own random generator
     point_id: int
@@ -100,6 +161,7 @@ class _Point:
     province: str
     split_folder: str
     months: tuple[int, ...]
+    phenology_shift: float  # months, the same for every point of the province
 
 
 def _class_counts(num_points: int) -> np.ndarray:
@@ -136,8 +198,21 @@ def _month_set(rng: np.random.Generator) -> tuple[int, ...]:
             return chosen
 
 
-def _plan_points(num_points: int, seed: int) -> list[_Point]:
-    """Who is who: every point's id, class, province, split folder and months, in one draw."""
+def _cloud_gaps(
+    months: tuple[int, ...], probability: float, rng: np.random.Generator
+) -> tuple[int, ...]:
+    """``months`` less those lost to clouds, each with ``probability``; one is always kept."""
+    draws = rng.uniform(size=len(months))
+    kept = tuple(m for m, d in zip(months, draws, strict=True) if d >= probability)
+    return kept or (months[int(np.argmax(draws))],)
+
+
+def _plan_points(num_points: int, seed: int, character: Character) -> list[_Point]:
+    """Who is who: every point's id, class, province, split folder and months, in one draw.
+
+    Cloud gaps and province shifts draw from generators of their own, so that the default
+    character leaves the rest of the draw, and so the bytes, as they always were.
+    """
     rng = np.random.default_rng([seed, 0])
     counts = _class_counts(num_points)
     crops = np.repeat(np.array(CLASSES), counts)
@@ -147,8 +222,21 @@ def _plan_points(num_points: int, seed: int) -> list[_Point]:
     ids = rng.choice(np.arange(1, max(100_000, 10 * num_points)), num_points, replace=False)
     p_prov = np.array([_PROVINCE_WEIGHTS[p] for p in PROVINCES])
     provinces = rng.choice(np.array(PROVINCES), num_points, p=p_prov / p_prov.sum())
+    months = [_month_set(rng) for _ in range(num_points)]
+    gaps = np.random.default_rng([seed, 2])
+    months = [_cloud_gaps(m, character.cloud_gaps, gaps) for m in months]
+    shifts = np.random.default_rng([seed, 3]).normal(0, character.phenology_shift, len(PROVINCES))
+    shift = dict(zip(PROVINCES, shifts.tolist(), strict=True))
     return [
-        _Point(i, int(ids[i]), str(crops[i]), str(provinces[i]), str(folders[i]), _month_set(rng))
+        _Point(
+            i,
+            int(ids[i]),
+            str(crops[i]),
+            str(provinces[i]),
+            str(folders[i]),
+            months[i],
+            shift[str(provinces[i])],
+        )
         for i in range(num_points)
     ]
 
@@ -218,6 +306,10 @@ def _phenology_table(shares: dict[str, tuple[float, ...]]) -> np.ndarray:
     return table
 
 
+# What ``separability`` pulls every class toward.
+_MEAN_PHENOLOGY = np.mean([_phenology_table(_PHENOLOGY[c]) for c in CLASSES], axis=0)
+
+
 @functools.cache
 def _interpolation_matrix(cells: int) -> np.ndarray:
     """Bilinear upsampling of a ``cells`` x ``cells`` grid to the patch, as a matrix."""
@@ -237,29 +329,40 @@ def _smooth_noise(rng: np.random.Generator, cells: int) -> np.ndarray:
     return (noise - noise.mean()) / noise.std()
 
 
-def _texture(crop: str, rng: np.random.Generator, across_rows: np.ndarray) -> np.ndarray:
-    """Per-cover multiplicative maps (mean about 1) that give each class its look."""
+def _texture(
+    crop: str, rng: np.random.Generator, across_rows: np.ndarray, noise: float
+) -> np.ndarray:
+    """Per-cover multiplicative maps (mean about 1) that give each class its look; ``noise``
+    scales their amplitude."""
     maps = np.ones((len(_COVERS), IMAGE_SIZE, IMAGE_SIZE))
     green, dry, flower, conifer, autumn = range(len(_COVERS))
     if crop == "MIXEDWOOD":
         # Crowns a few pixels wide, conifer and deciduous stands mixed at two scales.
         mottle = np.clip(0.7 * _smooth_noise(rng, 16) + 0.5 * _smooth_noise(rng, 5), -1.5, 1.5)
-        maps[conifer] = 1 + 0.6 * mottle
-        maps[green] = maps[autumn] = 1 - 0.55 * mottle
+        maps[conifer] = 1 + 0.6 * noise * mottle
+        maps[green] = maps[autumn] = 1 - 0.55 * noise * mottle
     elif crop == "ORCHARD":
         period = rng.uniform(3.0, 5.0)
         rows = np.cos(2 * np.pi * across_rows / period + rng.uniform(0, 2 * np.pi))
-        maps[green] = 1 + 0.3 * rows
-        maps[dry] = 1 - 0.2 * rows
+        maps[green] = 1 + 0.3 * noise * rows
+        maps[dry] = 1 - 0.2 * noise * rows
     elif crop in ("PASTURE", "VERGE"):
         patches = _smooth_noise(rng, 8)
-        maps[green] = 1 + 0.22 * patches
-        maps[dry] = 1 - 0.3 * patches
+        maps[green] = 1 + 0.22 * noise * patches
+        maps[dry] = 1 - 0.3 * noise * patches
     else:
         # Crops: smooth vigour differences (soil, drainage) plus small plant-to-plant noise.
-        vigour = 1 + 0.15 * _smooth_noise(rng, 6) + 0.05 * rng.standard_normal(maps.shape[1:])
+        vigour = (
+            1
+            + 0.15 * noise * _smooth_noise(rng, 6)
+            + 0.05 * noise * rng.standard_normal(maps.shape[1:])
+        )
         maps[green] = maps[flower] = vigour
         maps[dry] = 2 - vigour
+    if noise > 1:
+        # Amplified maps would dip below zero, a negative share of a cover; at noise <= 1 they
+        # are left as they were, so the default tree keeps its bytes.
+        maps = np.maximum(maps, 0)
     return maps
 
 
@@ -283,23 +386,30 @@ class _Field:
         return cover / np.maximum(cover.sum(axis=0), 1.0)
 
 
-def _crop_field(crop: str, rng: np.random.Generator, across_rows: np.ndarray) -> _Field:
+def _crop_field(
+    crop: str,
+    rng: np.random.Generator,
+    across_rows: np.ndarray,
+    province_shift: float,
+    character: Character,
+) -> _Field:
+    s = character.separability
     return _Field(
-        phenology=_phenology_table(_PHENOLOGY[crop]),
-        shift=float(np.clip(rng.normal(0, 0.3), -0.8, 0.8)),
+        phenology=s * _phenology_table(_PHENOLOGY[crop]) + (1 - s) * _MEAN_PHENOLOGY,
+        shift=float(np.clip(rng.normal(0, 0.3), -0.8, 0.8)) + province_shift,
         vigour=rng.uniform(0.8, 1.1),
         dryness=rng.uniform(0.8, 1.2),
-        texture=_texture(crop, rng, across_rows),
+        texture=_texture(crop, rng, across_rows, character.noise),
     )
 
 
-def _verge(rng: np.random.Generator, across_rows: np.ndarray) -> _Field:
+def _verge(rng: np.random.Generator, across_rows: np.ndarray, noise: float) -> _Field:
     return _Field(
         phenology=_phenology_table(_VERGE),
         shift=0.0,
         vigour=rng.uniform(0.7, 1.1),
         dryness=1.0,
-        texture=_texture("VERGE", rng, across_rows),
+        texture=_texture("VERGE", rng, across_rows, noise),
     )
 
 
@@ -366,8 +476,9 @@ def _cloud_opacity(rng: np.random.Generator) -> np.ndarray:
     return np.clip(opacity * (1 + 0.2 * _smooth_noise(rng, 10)), 0, 0.95)
 
 
-def _top_of_atmosphere(surface: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """What the satellite sees: path radiance, sometimes haze or a cloud, then sensor noise."""
+def _top_of_atmosphere(surface: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """What the satellite sees: path radiance, sometimes haze or a cloud, then sensor noise
+    (``noise`` times its usual level)."""
     path = _PATH_RADIANCE * rng.normal(1.0, 0.15)
     bands = surface * rng.normal(1.0, 0.03) + path[:, None, None]
     if rng.uniform() < _HAZE_PROBABILITY:
@@ -376,7 +487,7 @@ def _top_of_atmosphere(surface: np.ndarray, rng: np.random.Generator) -> np.ndar
     if rng.uniform() < _CLOUD_PROBABILITY:
         cloud = _cloud_opacity(rng)
         bands = (1 - cloud) * bands + cloud * _CLOUD[:, None, None]
-    bands = bands + _NOISE_STD[:, None, None] * rng.standard_normal(bands.shape)
+    bands = bands + (noise * _NOISE_STD)[:, None, None] * rng.standard_normal(bands.shape)
     bands[[_B5, _B6]] = _coarsen(bands[[_B5, _B6]])
     return np.maximum(bands, 1e-3)  # keeps index denominators positive
 
@@ -404,20 +515,24 @@ def _encode(bands: np.ndarray) -> dict[str, Image.Image]:
     return images
 
 
-def _render_point(point: _Point, seed: int) -> Iterator[tuple[int, np.ndarray]]:
+def _render_point(
+    point: _Point, seed: int, character: Character
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(month, bands)`` for each date of a point, from the point's own generator."""
     rng = np.random.default_rng([seed, 1, point.index])
     weights, across_rows = _patch_layout(rng)
     neighbours = rng.choice(CLASSES, size=2, p=_CLASS_WEIGHTS / _CLASS_WEIGHTS.sum())
+    shift = point.phenology_shift  # the neighbours grow in the same province's season
     fields = [
-        _crop_field(point.crop, rng, across_rows),
-        _verge(rng, across_rows),
-        *(_crop_field(str(crop), rng, across_rows) for crop in neighbours),
+        _crop_field(point.crop, rng, across_rows, shift, character),
+        _verge(rng, across_rows, character.noise),
+        *(_crop_field(str(crop), rng, across_rows, shift, character) for crop in neighbours),
     ]
     soil = rng.uniform(0.7, 1.3) * (1 + 0.08 * _smooth_noise(rng, 5))
     for month in point.months:
         acquired = month + rng.uniform(-0.35, 0.35)  # mid-month +- 10 days
-        yield month, _top_of_atmosphere(_surface(fields, weights, soil, acquired, rng), rng)
+        surface = _surface(fields, weights, soil, acquired, rng)
+        yield month, _top_of_atmosphere(surface, rng, character.noise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,11 +550,13 @@ def summary_path(root: Path) -> Path:
     return root.with_name(root.name + ".synthetic.json")
 
 
-def _write_points(tree: Path, points: list[_Point], seed: int, year: int) -> int:
+def _write_points(
+    tree: Path, points: list[_Point], seed: int, year: int, character: Character
+) -> int:
     """Write every date and sensor of ``points``; return the number of images."""
     written = 0
     for point in points:
-        for month, bands in _render_point(point, seed):
+        for month, bands in _render_point(point, seed, character):
             for sensor, image in _encode(bands).items():
                 date = year * 100 + month
                 name = PatchName(point.point_id, date, point.province, point.crop, sensor)
@@ -451,7 +568,7 @@ def _write_points(tree: Path, points: list[_Point], seed: int, year: int) -> int
 
 
 def _write_chunks(
-    tree: Path, points: list[_Point], seed: int, year: int, workers: int
+    tree: Path, points: list[_Point], seed: int, year: int, character: Character, workers: int
 ) -> Iterator[tuple[int, int]]:
     """Write the points in chunks; yield (images, points) per finished chunk, in any order.
 
@@ -461,10 +578,12 @@ def _write_chunks(
     chunks = [points[i : i + _CHUNK] for i in range(0, len(points), _CHUNK)]
     if workers == 1:
         for chunk in chunks:
-            yield _write_points(tree, chunk, seed, year), len(chunk)
+            yield _write_points(tree, chunk, seed, year, character), len(chunk)
         return
     with ThreadPoolExecutor(workers) as pool:
-        futures = {pool.submit(_write_points, tree, c, seed, year): len(c) for c in chunks}
+        futures = {
+            pool.submit(_write_points, tree, c, seed, year, character): len(c) for c in chunks
+        }
         try:
             for future in as_completed(futures):
                 yield future.result(), futures[future]
@@ -523,11 +642,12 @@ def _move_into_place(staging: Path, root: Path) -> None:
         os.replace(staging, root)
 
 
-def _summary(points: list[_Point], seed: int, year: int, images: int) -> dict:
+def _summary(points: list[_Point], seed: int, year: int, character: Character, images: int) -> dict:
     months = Counter(m for p in points for m in p.months)
     return {
         "seed": seed,
         "year": year,
+        **asdict(character),
         "num_points": len(points),
         "images_written": images,
         "records": sum(len(p.months) for p in points),
@@ -540,10 +660,20 @@ def _summary(points: list[_Point], seed: int, year: int, images: int) -> dict:
     }
 
 
-def synthetic_file_name(num_points: int = 1000, seed: int = 0, **_: object) -> str:
-    """The prepared file name of a synthetic dataset (``conf/data/synthetic.yaml`` builds
-    its default path the same way): the settings that change its content are in the name."""
-    return f"synthetic_ca19_n{num_points}_seed{seed}.h5"
+def synthetic_file_name(
+    num_points: int = 1000,
+    seed: int = 0,
+    cloud_gaps: float = 0.0,
+    separability: float = 1.0,
+    noise: float = 1.0,
+    phenology_shift: float = 0.0,
+    **_: object,
+) -> str:
+    """The prepared file name of a synthetic dataset (``conf/data/synthetic.yaml`` and
+    ``synthetic_hard.yaml`` build their default paths the same way): the settings that change
+    its content are in the name, the character as :meth:`Character.suffix` writes it."""
+    character = Character(cloud_gaps, separability, noise, phenology_shift)
+    return f"synthetic_ca19_n{num_points}_seed{seed}{character.suffix()}.h5"
 
 
 def _staging_folder(root: Path) -> Path:
@@ -565,10 +695,17 @@ def generate_tree(
     progress: bool = True,
     overwrite: bool = False,
     workers: int | None = None,
+    cloud_gaps: float = 0.0,
+    separability: float = 1.0,
+    noise: float = 1.0,
+    phenology_shift: float = 0.0,
 ) -> dict:
     """Write a synthetic tree in the real 2019 layout at ``root``; return a JSON-able summary.
 
-    The same ``num_points``, ``seed`` and ``year`` give byte-identical files, whatever
+    ``cloud_gaps``, ``separability``, ``noise`` and ``phenology_shift`` make the data harder
+    (see :class:`Character`; :data:`HARD` is the ``data=synthetic_hard`` preset); their
+    defaults give the tree this function always wrote.
+    The same arguments, except ``workers``, give byte-identical files, whatever
     ``workers`` (threads; default: one per usable core, fewer for small trees). Files are
     written to a hidden sibling folder that replaces ``root`` only when complete; the summary
     is also saved beside the tree (:func:`summary_path`). ``root`` must be absent or empty, or
@@ -576,10 +713,11 @@ def generate_tree(
     """
     root = Path(root).absolute()  # "." has no name to put a sibling beside
     _check_arguments(num_points, seed, year, workers)
+    character = Character(cloud_gaps, separability, noise, phenology_shift)
     _check_destination(root, overwrite)
     if workers is None:
         workers = min(_usable_cores(), -(-num_points // _CHUNK))
-    points = _plan_points(num_points, seed)
+    points = _plan_points(num_points, seed, character)
     staging = _staging_folder(root)
     try:
         for folder in {(p.split_folder, p.crop) for p in points}:
@@ -589,13 +727,14 @@ def generate_tree(
         # On stderr, so that stdout carries only what the caller prints (the script's JSON).
         with Progress(console=Console(stderr=True), disable=not progress) as bar:
             task = bar.add_task("Writing synthetic patches", total=num_points)
-            for written, done in _write_chunks(staging, points, seed, year, workers):
+            chunks = _write_chunks(staging, points, seed, year, character, workers)
+            for written, done in chunks:
                 images += written
                 bar.advance(task, done)
         _move_into_place(staging, root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    summary = _summary(points, seed, year, images)
+    summary = _summary(points, seed, year, character, images)
     write_json_atomic(summary_path(root), summary)
     return summary
