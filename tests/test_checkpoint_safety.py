@@ -94,7 +94,7 @@ def test_a_genuine_checkpoint_still_loads_everywhere(trained_run, tmp_path):
     assert resume_checkpoint(trained_run.best_checkpoint, tmp_path, tmp_path) is not None
 
 
-def _entry_points(path: Path, trained_run, prepared_file: Path, tmp_path: Path) -> dict:
+def _entry_points(path: Path, prepared_file: Path, tmp_path: Path) -> dict:
     return {
         "eval.py": [f"ckpt_path={path}", f"paths.log_dir={tmp_path / 'outputs'}"],
         "predict.py": [
@@ -119,7 +119,7 @@ def test_scripts_refuse_a_crafted_checkpoint_in_one_line(
     script, name, trained_run, prepared_file, tmp_path, victim
 ):
     path = _write_crafted(trained_run, tmp_path, victim, name)
-    overrides = _entry_points(path, trained_run, prepared_file, tmp_path)[script]
+    overrides = _entry_points(path, prepared_file, tmp_path)[script]
     result = call_script(script, *overrides)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr

@@ -11,6 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from cropland.errors import CroplandError
 from cropland.models.lrcn import LRCNClassifier
 from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script
+from tests.padded_sequences import padded_batch
 
 SMALL = dict(cnn_channels=[6, 8], kernel_sizes=[3, 5], hidden_size=7)
 
@@ -19,21 +20,6 @@ SMALL = dict(cnn_channels=[6, 8], kernel_sizes=[3, 5], hidden_size=7)
 def model() -> LRCNClassifier:
     torch.manual_seed(0)
     return LRCNClassifier(in_channels=4, num_classes=3, **SMALL).eval()
-
-
-def padded_batch() -> tuple[list, list, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Three sequences of 5, 2 and 3 steps, two skipping months, and the padded batch of them
-    with garbage in the padding."""
-    torch.manual_seed(1)
-    lengths = [5, 2, 3]
-    sequences = [torch.randn(n, 4, 17, 17) for n in lengths]
-    months = [torch.tensor([6, 7, 8, 9, 10]), torch.tensor([7, 10]), torch.tensor([6, 8, 9])]
-    batch = torch.full((3, 5, 4, 17, 17), 100.0)
-    batch_months = torch.zeros(3, 5, dtype=torch.long)
-    for i, (seq, m) in enumerate(zip(sequences, months, strict=True)):
-        batch[i, : len(seq)] = seq
-        batch_months[i, : len(m)] = m
-    return sequences, months, batch, torch.tensor(lengths), batch_months
 
 
 def test_padded_batch_gives_each_sequence_its_own_logits(model):
