@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 
+import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
+from cropland.models.networks import build_network
 from tests.conftest import PROJECT_ROOT, TINY_TRAINING, run_script
 
 
@@ -66,3 +70,71 @@ def test_optuna_search_composes_over_lr_weight_decay_widths_and_dropout():
     # The widths Optuna draws are the network's.
     assert list(cfg.model.net.hidden_channels) == [16, cfg.search.second_width]
     assert cfg.optimized_metric == "val/f1_macro"
+
+
+MODELS = sorted(
+    p.stem for p in (PROJECT_ROOT / "conf" / "model").glob("*.yaml") if not p.stem.endswith("_full")
+)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_has_an_optuna_search_whose_draws_build_its_network(model):
+    search = PROJECT_ROOT / "conf" / "hparams_search" / f"{model}_optuna.yaml"
+    assert search.is_file(), f"no hparams_search={model}_optuna"
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train", overrides=[f"hparams_search={model}_optuna"], return_hydra_config=True
+        )
+        drawn = dict(cfg.hydra.sweeper.params)
+    GlobalHydra.instance().clear()
+    assert cfg.hydra.runtime.choices.model == model
+    assert {"optimizer.lr", "optimizer.weight_decay", "model.net.dropout"} <= set(drawn)
+    widths = [key for key in drawn if key.startswith("search.")]
+    assert widths, "the search draws no size of the network"
+    # Every width choice, at its smallest and largest, builds the network.
+    for pick in (min, max):
+        overrides = [f"hparams_search={model}_optuna"] + [
+            f"{key}={pick(_choices(drawn[key]))}" for key in widths
+        ]
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+            net = compose("train", overrides=overrides).model.net
+        GlobalHydra.instance().clear()
+        built = build_network(
+            OmegaConf.to_container(net, resolve=True), "model.net", in_channels=5, num_classes=10
+        )
+        image = torch.randn(2, 3, 5, 65, 65)
+        logits = built(image, torch.tensor([3, 2]), torch.tensor([[6, 7, 9], [5, 8, 0]]))
+        assert logits.shape == (2, 10)
+
+
+def _choices(spec: str) -> list[int]:
+    """The values of an Optuna ``choice(a, b, c)``."""
+    assert spec.startswith("choice(") and spec.endswith(")"), spec
+    return [int(v) for v in spec[len("choice(") : -1].split(",")]
+
+
+def test_an_optuna_search_runs_its_trials_and_reports_the_best(prepared_file, tmp_path):
+    tiny = [o for o in TINY_TRAINING if not o.startswith("model.net.hidden_channels")]
+    result = run_script(
+        "train.py",
+        "hparams_search=tempcnn_optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.sampler.n_startup_trials=1",
+        *tiny,
+        f"data.path={prepared_file}",
+        f"paths.log_dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = (tmp_path / "train" / "multiruns").iterdir()
+    with open(sweep / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["completed", "completed"]
+    # Each trial drew its own settings, and the network trained was the one drawn.
+    for row in rows:
+        config = OmegaConf.load(sweep / row["job"] / "config.yaml")
+        assert f"search.filters={config.model.net.filters[0]}" in row["overrides"]
+        assert config.model.net._target_.endswith("TempCNNClassifier")
+    best = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert best.best_value == max(float(r["best/val/f1_macro"]) for r in rows)

@@ -15,12 +15,24 @@ from omegaconf import DictConfig, OmegaConf
 _COMPARED = ("data", "model.net", "optimizer", "scheduler", "trainer.max_epochs", "seed")
 # Data settings that say nothing about the experiment.
 _IGNORED = ("_target_", "_partial_", "path", "num_workers", "in_memory", "synthetic")
-FINAL_METRICS = ("test/acc", "test/f1_macro", "val/acc", "val/f1_macro", "val/loss")
+FINAL_METRICS = (
+    "test/acc",
+    "test/f1_macro",
+    "val/acc",
+    "val/f1_macro",
+    "val/loss",
+    "model/parameters",
+    "time/seconds_per_epoch",
+)
 
 
 def compared_settings(cfg: DictConfig) -> dict[str, int | float | str | bool]:
     """Flat ``{"model.net.hidden_channels": "[24, 32]", "optimizer.lr": 0.001, ...}``."""
     flat: dict[str, int | float | str | bool] = {}
+    # Which network: its class name (the _target_ paths are otherwise left out).
+    target = OmegaConf.select(cfg, "model.net._target_")
+    if isinstance(target, str):
+        flat["model"] = target.rsplit(".", 1)[-1]
     for key in _COMPARED:
         value = OmegaConf.select(cfg, key)
         if isinstance(value, DictConfig):

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from cropland.io import write_json_atomic, write_text_atomic
 from cropland.training.epoch_seeding import EpochSeeding
+from cropland.training.epoch_timer import EpochTimer
 from cropland.training.hparams import log_final_hparams
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
@@ -60,6 +61,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"))
     if seed is not None:
         callbacks.append(EpochSeeding(seed))
+    timer = EpochTimer()
+    callbacks.append(timer)
     loggers: list[Logger] = instantiate_group(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
@@ -70,6 +73,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         weights_only=True,
     )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    # What a comparison of models needs beside the scores: their size and their cost.
+    metrics["model/parameters"] = sum(p.numel() for p in model.net.parameters())
+    if timer.seconds_per_epoch is not None:
+        metrics["time/seconds_per_epoch"] = timer.seconds_per_epoch
 
     # The checkpoint that follows the optimized metric (another one keeps last.ckpt).
     checkpoint = next(

@@ -1,0 +1,35 @@
+"""Join multiruns into one benchmark table:
+  python scripts/benchmark_table.py \\
+    'multiruns=[outputs/train/multiruns/A,outputs/train_forest/multiruns/B]'
+
+Test accuracy and macro F1 (mean +- std over seeds) per data set, split, channel set and model,
+the margin over the random forest, parameters and seconds per epoch, as benchmark.csv and
+benchmark.md in the run folder.
+"""
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, ListConfig
+
+from cropland.benchmark_table import benchmark_from
+from cropland.cli import exit_on_user_error
+from cropland.errors import CroplandError
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark_table")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    multiruns = cfg.multiruns
+    if isinstance(multiruns, str):
+        multiruns = [multiruns]
+    if not isinstance(multiruns, list | ListConfig) or not multiruns:
+        raise CroplandError(
+            f"multiruns={multiruns!r}: expected a list of multirun folders, e.g. "
+            "'multiruns=[outputs/train/multiruns/<time>_<id>]'"
+        )
+    benchmark_from([Path(str(folder)) for folder in multiruns], Path(cfg.paths.output_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The benchmark: experiment=benchmark and experiment=benchmark_forest as multiruns, and the table
+that scripts/benchmark_table.py joins from them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from cropland.models.networks import build_network
+from tests.conftest import PROJECT_ROOT, call_script, run_script
+
+QUICK = [
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=2",
+    "trainer.accelerator=cpu",
+    "data.batch_size=4",
+    "callbacks.rich_progress_bar=null",
+]
+
+
+def _compose(config_name: str, overrides: list[str]):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return compose(config_name, overrides=overrides, return_hydra_config=True)
+
+
+def _sweep(config_name: str, overrides: list[str]) -> dict[str, list[str]]:
+    cfg = _compose(config_name, overrides)
+    return {key: value.split(",") for key, value in cfg.hydra.sweeper.params.items()}
+
+
+def test_the_benchmark_sweeps_every_model_seeds_channel_sets_data_sets_and_splits():
+    sweep = _sweep("train", ["experiment=benchmark"])
+    models = {p.stem for p in (PROJECT_ROOT / "conf" / "model").glob("*.yaml")}
+    assert set(sweep["model"]) == {m for m in models if not m.endswith("_full")}
+    assert sweep["seed"] == ["1", "2", "3"]
+    assert sweep["data.channels"] == ["rgb", "rgb_ndvi", "rgb_ndvi45_gndvi", "all"]
+    assert sweep["data"] == ["synthetic", "synthetic_hard"]
+    assert sweep["data.split"] == ["stratified", "province"]
+    # The province split needs its test province, in every data set swept.
+    for data in sweep["data"]:
+        for config, experiment in (("train", "benchmark"), ("train_forest", "benchmark_forest")):
+            cfg = _compose(config, [f"experiment={experiment}", f"data={data}"])
+            assert cfg.data.test_province == "SK"
+    forest = _sweep("train_forest", ["experiment=benchmark_forest"])
+    assert {k: v for k, v in forest.items() if k != "forest.seed"} == {
+        k: v for k, v in sweep.items() if k not in ("model", "seed")
+    }
+    assert len(forest["forest.seed"]) == 3
+
+
+def _metrics(job: Path) -> dict[str, float]:
+    return json.loads((job / "metrics.json").read_text())
+
+
+def _jobs(sweep: Path, override: str = "") -> list[Path]:
+    """The job folders of ``sweep`` whose overrides contain ``override``."""
+    return [
+        j for j in sweep.glob("[0-9]*") if override in (j / ".hydra/overrides.yaml").read_text()
+    ]
+
+
+def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_the_forest(
+    prepared_file, tmp_path
+):
+    data = ["data=prepared", f"data.path={prepared_file}", "data.channels=rgb"]
+    networks = run_script(
+        "train.py",
+        "experiment=benchmark",
+        *data,
+        "data.split=stratified",
+        "model=tempcnn,single_date",
+        "seed=1,2",
+        f"paths.log_dir={tmp_path}",
+        *QUICK,
+    )
+    assert networks.returncode == 0, networks.stderr[-3000:]
+    forest = run_script(
+        "train_forest.py",
+        "experiment=benchmark_forest",
+        *data,
+        "data.split=stratified",
+        "forest.seed=1,2",
+        "forest.trees=20",
+        f"paths.log_dir={tmp_path}",
+    )
+    assert forest.returncode == 0, forest.stderr[-3000:]
+    (network_sweep,) = (tmp_path / "train" / "multiruns").iterdir()
+    (forest_sweep,) = (tmp_path / "train_forest" / "multiruns").iterdir()
+    # Each multirun writes its own table at the end.
+    assert (network_sweep / "benchmark.md").is_file()
+    assert "| prepared" not in (network_sweep / "benchmark.md").read_text()  # named by file
+
+    joined = call_script(
+        "benchmark_table.py",
+        f"multiruns=[{network_sweep},{forest_sweep}]",
+        f"paths.log_dir={tmp_path}",
+    )
+    assert joined.returncode == 0, joined.stderr[-3000:]
+    (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
+    with open(folder / "benchmark.csv") as handle:
+        rows = {row["model"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {"tempcnn", "single_date", "random_forest"}
+    for model, jobs in (
+        ("tempcnn", _jobs(network_sweep, "model=tempcnn")),
+        ("random_forest", _jobs(forest_sweep)),
+    ):
+        accuracy = [_metrics(job)["test/acc"] for job in jobs]
+        assert len(accuracy) == 2
+        row = rows[model]
+        assert (row["data"], row["split"], row["channels"], row["runs"], row["failed"]) == (
+            prepared_file.stem,
+            "stratified",
+            "rgb",
+            "2",
+            "0",
+        )
+        assert float(row["test_acc_mean"]) == pytest.approx(statistics.fmean(accuracy))
+        assert float(row["test_acc_std"]) == pytest.approx(statistics.stdev(accuracy))
+    # The parameters are the trained network's: 3 channels (rgb), the tiny set's classes.
+    config = OmegaConf.load(_jobs(network_sweep, "model=tempcnn")[0] / "config.yaml")
+    net = build_network(
+        OmegaConf.to_container(config.model.net), "model.net", in_channels=3, num_classes=10
+    )
+    assert int(rows["tempcnn"]["parameters"]) == sum(p.numel() for p in net.parameters())
+    assert float(rows["tempcnn"]["seconds_per_epoch"]) > 0
+    assert float(rows["tempcnn"]["acc_over_forest"]) == pytest.approx(
+        float(rows["tempcnn"]["test_acc_mean"]) - float(rows["random_forest"]["test_acc_mean"])
+    )
+    assert rows["random_forest"]["parameters"] == rows["random_forest"]["acc_over_forest"] == ""
+    markdown = (folder / "benchmark.md").read_text()
+    assert f"| {prepared_file.stem} | stratified | rgb | tempcnn | 2 |" in markdown
+    assert "benchmark.md" in joined.stderr
+
+
+def _fake_job(sweep: Path, number: int, *, config: str, metrics: dict | None) -> Path:
+    job = sweep / str(number)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "hydra.yaml").write_text(
+        "hydra:\n  runtime:\n    choices:\n      data: synthetic\n      model: tae\n"
+    )
+    (job / "config.yaml").write_text(config)
+    if metrics is not None:
+        (job / "metrics.json").write_text(json.dumps(metrics))
+    return job
+
+
+def test_a_failed_job_is_counted_and_a_crafted_file_is_refused_in_one_line(tmp_path):
+    sweep = tmp_path / "sweep"
+    config = "seed: {}\ndata:\n  split: stratified\n  channels: rgb\n"
+    _fake_job(sweep, 0, config=config.format(1), metrics={"test/acc": 0.5, "test/f1_macro": 0.4})
+    _fake_job(sweep, 1, config=config.format(2), metrics=None)  # failed before testing
+    result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
+    (row,) = list(csv.DictReader((folder / "benchmark.csv").read_text().splitlines()))
+    assert (row["model"], row["runs"], row["failed"], row["test_acc_std"]) == ("tae", "1", "1", "")
+    assert "| 1 (1 failed) | 0.500 |" in (folder / "benchmark.md").read_text()
+
+    victim = tmp_path / "victim"
+    crafted = f"!!python/object/apply:os.system ['touch {victim}']\n"
+    _fake_job(sweep, 2, config=crafted, metrics=None)
+    result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 2
+    assert not victim.exists()
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: {sweep / '2' / 'config.yaml'}: not readable YAML")
+    )
+
+
+@pytest.mark.parametrize(
+    ("multiruns", "expected"),
+    [
+        ("[{missing}]", "not a folder"),
+        ("[{empty}]", "no training jobs in"),
+        ("[]", "expected a list of multirun folders"),
+    ],
+)
+def test_bad_multirun_folders_are_one_clear_line(tmp_path, multiruns, expected):
+    (tmp_path / "empty").mkdir()
+    value = multiruns.format(missing=tmp_path / "missing", empty=tmp_path / "empty")
+    result = call_script("benchmark_table.py", f"multiruns={value}", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and expected in line
