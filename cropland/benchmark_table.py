@@ -29,6 +29,7 @@ from rich.console import Console
 
 from cropland.errors import CroplandError
 from cropland.io import write_text_atomic
+from cropland.multirun_summary import JOB_FILE
 
 CSV_FILE = "benchmark.csv"
 MARKDOWN_FILE = "benchmark.md"
@@ -40,7 +41,7 @@ FOREST = "random_forest"
 
 @dataclass
 class Job:
-    """One finished or failed job of a multirun."""
+    """One job of a multirun: finished, failed, or not ended (still running, or killed)."""
 
     folder: Path
     data: str
@@ -49,6 +50,8 @@ class Job:
     model: str
     seed: int | None
     metrics: dict[str, float] = field(default_factory=dict)
+    # Whether the job ended (the multirun summary's job.json is written when a job ends).
+    ended: bool = True
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -89,6 +92,7 @@ def _read_job(hydra_file: Path) -> Job | None:
         model=FOREST if forest is not None else str(choices.get("model", "?")),
         seed=(forest or config).get("seed"),
         metrics={k: float(v) for k, v in metrics.items() if isinstance(v, int | float)},
+        ended=(folder / JOB_FILE).is_file() or metrics_file.is_file(),
     )
 
 
@@ -112,8 +116,8 @@ def _json_mapping(path: Path) -> dict[str, Any]:
 
 def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
     """One row per (data, split, channels, model): the mean and sample standard deviation over
-    its completed jobs, how many ran and failed, and the margin over the forest's row of the
-    same data, split and channels when there is one."""
+    its completed jobs, how many ran, failed and have not ended, and the margin over the
+    forest's row of the same data, split and channels when there is one."""
     groups: dict[tuple[str, ...], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.key, []).append(job)
@@ -122,7 +126,8 @@ def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
         done = [job for job in members if job.completed]
         row: dict[str, Any] = dict(zip(ROW_KEYS, key, strict=True))
         row["runs"] = len(done)
-        row["failed"] = len(members) - len(done)
+        row["failed"] = sum(1 for job in members if job.ended and not job.completed)
+        row["unfinished"] = sum(1 for job in members if not job.ended)
         for metric in ("test/acc", "test/f1_macro"):
             name = metric.replace("/", "_")
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(
@@ -184,7 +189,9 @@ def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        runs = f"{row['runs']}" + (f" ({row['failed']} failed)" if row["failed"] else "")
+        runs = f"{row['runs']}" + "".join(
+            f" ({row[state]} {state})" for state in ("failed", "unfinished") if row[state]
+        )
         margin, params, seconds = (
             row["acc_over_forest"],
             row["parameters"],

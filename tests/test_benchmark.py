@@ -141,7 +141,9 @@ def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_th
     assert "benchmark.md" in joined.stderr
 
 
-def _fake_job(sweep: Path, number: int, *, config: str, metrics: dict | None) -> Path:
+def _fake_job(
+    sweep: Path, number: int, *, config: str, metrics: dict | None, ended: bool = True
+) -> Path:
     job = sweep / str(number)
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "hydra.yaml").write_text(
@@ -150,6 +152,8 @@ def _fake_job(sweep: Path, number: int, *, config: str, metrics: dict | None) ->
     (job / "config.yaml").write_text(config)
     if metrics is not None:
         (job / "metrics.json").write_text(json.dumps(metrics))
+    if ended:  # the multirun summary's record of a job that ended
+        (job / "job.json").write_text(json.dumps({"status": "completed" if metrics else "failed"}))
     return job
 
 
@@ -158,23 +162,25 @@ def test_a_failed_job_is_counted_and_a_crafted_file_is_refused_in_one_line(tmp_p
     config = "seed: {}\ndata:\n  split: stratified\n  channels: rgb\n"
     _fake_job(sweep, 0, config=config.format(1), metrics={"test/acc": 0.5, "test/f1_macro": 0.4})
     _fake_job(sweep, 1, config=config.format(2), metrics=None)  # failed before testing
+    _fake_job(sweep, 2, config=config.format(3), metrics=None, ended=False)  # still running
     result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
     (row,) = list(csv.DictReader((folder / "benchmark.csv").read_text().splitlines()))
-    assert (row["model"], row["runs"], row["failed"], row["test_acc_std"]) == ("tae", "1", "1", "")
-    assert "| 1 (1 failed) | 0.500 |" in (folder / "benchmark.md").read_text()
+    assert (row["model"], row["runs"], row["failed"], row["unfinished"]) == ("tae", "1", "1", "1")
+    assert row["test_acc_std"] == ""  # one run: no spread
+    assert "| 1 (1 failed) (1 unfinished) | 0.500 |" in (folder / "benchmark.md").read_text()
 
     victim = tmp_path / "victim"
     crafted = f"!!python/object/apply:os.system ['touch {victim}']\n"
-    _fake_job(sweep, 2, config=crafted, metrics=None)
+    _fake_job(sweep, 3, config=crafted, metrics=None)
     result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
     assert result.returncode == 2
     assert not victim.exists()
     assert (
         result.stderr.strip()
         .splitlines()[-1]
-        .startswith(f"error: {sweep / '2' / 'config.yaml'}: not readable YAML")
+        .startswith(f"error: {sweep / '3' / 'config.yaml'}: not readable YAML")
     )
 
 
