@@ -99,6 +99,7 @@ class TrainedRun(NamedTuple):
 TINY_TRAINING = [
     "data=prepared",
     "data.batch_size=4",
+    "model=convlstm",
     "model.net.hidden_channels=[4,4]",
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=2",

@@ -28,6 +28,7 @@ def _tiny_synthetic_run(tmp_path: Path) -> list[str]:
         # 9 test sequences: an odd number, which a padding sampler would count as 10.
         "data.synthetic.num_points=70",
         "data.batch_size=4",
+        "model=convlstm",
         "model.net.hidden_channels=[4,4]",
         "trainer.max_epochs=2",
         "logger=csv",

@@ -184,7 +184,7 @@ def test_an_empty_batch_gives_no_logits(model):
 
 
 def test_training_script_runs_conv3d(prepared_file, tmp_path):
-    overrides = [o for o in TINY_TRAINING if not o.startswith("model.net.")]
+    overrides = [o for o in TINY_TRAINING if not o.startswith("model")]
     result = call_script(
         "train.py",
         *overrides,
@@ -200,7 +200,7 @@ def test_training_script_runs_conv3d(prepared_file, tmp_path):
 
 
 def test_training_script_names_a_bad_setting_in_one_line(prepared_file, tmp_path):
-    overrides = [o for o in TINY_TRAINING if not o.startswith("model.net.")]
+    overrides = [o for o in TINY_TRAINING if not o.startswith("model")]
     result = call_script(
         "train.py",
         *overrides,

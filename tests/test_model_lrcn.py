@@ -176,7 +176,7 @@ def test_an_empty_batch_gives_no_logits(model):
 
 
 def test_training_script_runs_lrcn(prepared_file, tmp_path):
-    overrides = [o for o in TINY_TRAINING if not o.startswith("model.net.")]
+    overrides = [o for o in TINY_TRAINING if not o.startswith("model")]
     result = call_script(
         "train.py",
         *overrides,
@@ -193,7 +193,7 @@ def test_training_script_runs_lrcn(prepared_file, tmp_path):
 
 
 def test_training_script_names_a_bad_setting_in_one_line(prepared_file, tmp_path):
-    overrides = [o for o in TINY_TRAINING if not o.startswith("model.net.")]
+    overrides = [o for o in TINY_TRAINING if not o.startswith("model")]
     result = call_script(
         "train.py",
         *overrides,

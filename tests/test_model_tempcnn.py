@@ -244,7 +244,7 @@ TINY_TEMPCNN = [
     "model=tempcnn",
     "model.net.filters=[4,4]",
     "model.net.dense_units=4",
-    *(o for o in TINY_TRAINING if not o.startswith("model.net.hidden_channels")),
+    *(o for o in TINY_TRAINING if not o.startswith("model")),
 ]
 
 

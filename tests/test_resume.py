@@ -22,6 +22,7 @@ from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
 RECIPE = [
     "data=prepared",
     "data.batch_size=4",
+    "model=convlstm",
     "model.net.hidden_channels=[4,4]",
     "model.net.dropout=0.3",
     "trainer.max_epochs=4",

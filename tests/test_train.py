@@ -19,6 +19,7 @@ from cropland.training.train import train
 from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
 
 QUICK = [
+    "model=convlstm",
     "trainer.max_epochs=2",
     "trainer.limit_train_batches=3",
     "trainer.limit_val_batches=2",
@@ -136,10 +137,14 @@ def test_hparams_view_holds_settings_and_final_scores(fitted_run):
     settings = session.session_start_info.hparams
     assert settings["optimizer.lr"].number_value == pytest.approx(1e-3)
     assert settings["model.net.hidden_channels"].string_value == "[24, 32]"
+    assert settings["model"].string_value == "ConvLSTMClassifier"  # which network, by name
     assert "hp_metric" not in content
     experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     shown = {info.name.tag for info in experiment.metric_infos}
     assert {"final/test/acc", "final/test/f1_macro", "final/best/val/f1_macro"} <= shown
+    # Size and cost beside the scores, as in metrics.json.
+    assert {"final/model/parameters", "final/time/seconds_per_epoch"} <= shown
+    assert metrics["model/parameters"] == 91850 and metrics["time/seconds_per_epoch"] > 0
     scalars, _ = _tags(out)
     assert shown <= scalars
 
