@@ -12,7 +12,6 @@ read as plain YAML/JSON: nothing in them is resolved, imported or run.
 
 from __future__ import annotations
 
-import atexit
 import csv
 import io
 import json
@@ -23,13 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
 from rich.console import Console
 
 from cropland.errors import CroplandError
 from cropland.io import write_text_atomic
-from cropland.multirun_summary import JOB_FILE
+from cropland.multirun_summary import JOB_FILE, AtMultirunEnd
 
 CSV_FILE = "benchmark.csv"
 MARKDOWN_FILE = "benchmark.md"
@@ -237,20 +234,8 @@ def benchmark_from(multiruns: list[Path], folder: Path) -> Path:
     return markdown
 
 
-class BenchmarkTable(Callback):
+class BenchmarkTable(AtMultirunEnd):
     """At the end of a multirun (``experiment=benchmark``): its table, in its folder."""
 
-    def __init__(self) -> None:
-        self._sweep_dir: Path | None = None
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._sweep_dir = Path(config.hydra.sweep.dir)
-        atexit.register(self._write)  # also after a failed job made Hydra stop
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._write()
-
-    def _write(self) -> None:
-        folder, self._sweep_dir = self._sweep_dir, None  # once per multirun
-        if folder is not None:
-            benchmark_from([folder], folder)
+    def at_end(self, sweep_dir: Path) -> None:
+        benchmark_from([sweep_dir], sweep_dir)

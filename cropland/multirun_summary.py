@@ -31,14 +31,30 @@ SUMMARY_FILE = "summary.csv"
 SCORES = ("best/val/f1_macro", "val/acc", "val/f1_macro", "test/acc", "test/f1_macro")
 
 
-class MultirunSummary(Callback):
+class AtMultirunEnd(Callback):
+    """Runs :meth:`at_end` once on the multirun folder when the multirun ends, also when a
+    failed job made Hydra stop (then as the process exits)."""
+
     def __init__(self) -> None:
         self._sweep_dir: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._sweep_dir = Path(config.hydra.sweep.dir)
-        atexit.register(self._summarize)  # also after a failed job made Hydra stop
+        atexit.register(self._end)
 
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        folder, self._sweep_dir = self._sweep_dir, None  # once per multirun
+        if folder is not None:
+            self.at_end(folder)
+
+    def at_end(self, sweep_dir: Path) -> None:
+        raise NotImplementedError
+
+
+class MultirunSummary(AtMultirunEnd):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if config.hydra.mode.name != "MULTIRUN":
             return
@@ -54,21 +70,15 @@ class MultirunSummary(Callback):
             },
         )
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        self._summarize()
-
-    def _summarize(self) -> None:
-        folder, self._sweep_dir = self._sweep_dir, None  # once per multirun
-        if folder is None:
-            return
-        rows = summary_rows(folder)
+    def at_end(self, sweep_dir: Path) -> None:
+        rows = summary_rows(sweep_dir)
         if not rows:
             return
-        write_text_atomic(folder / SUMMARY_FILE, _csv(rows))
+        write_text_atomic(sweep_dir / SUMMARY_FILE, _csv(rows))
         console = Console(stderr=True)
         # Wide enough for the scores when stderr is not a terminal (a log file, a pipe).
         console.width = max(console.width, 140)
-        console.print(_table(rows, folder), highlight=False)
+        console.print(_table(rows, sweep_dir), highlight=False)
 
 
 def summary_rows(sweep_dir: Path) -> list[dict[str, Any]]:
