@@ -1,7 +1,7 @@
 """Train a crop classifier: python scripts/train.py [model=convlstm] [data.channels=rgb_ndvi] ...
 
-With no arguments: generates the synthetic dataset once (under data/), trains a small ConvLSTM,
-tests the best checkpoint and writes everything into outputs/train/runs/<time>/.
+With no arguments: generates the synthetic dataset once (under data/), trains a small L-TAE
+(model=tae), tests the best checkpoint and writes everything into outputs/train/runs/<time>/.
 """
 
 import hydra
