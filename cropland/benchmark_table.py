@@ -69,28 +69,44 @@ def read_jobs(multirun: Path) -> list[Job]:
 
 def _read_job(hydra_file: Path) -> Job | None:
     folder = hydra_file.parent.parent
-    choices = _yaml_mapping(hydra_file).get("hydra", {}).get("runtime", {}).get("choices", {})
+    choices = _child(_child(_child(_yaml_mapping(hydra_file), "hydra"), "runtime"), "choices")
     config = _yaml_mapping(folder / "config.yaml")  # absent when a job failed before writing it
     if not config:
         config = _yaml_mapping(folder / ".hydra" / "config.yaml")
-    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    data = _child(config, "data")
     if not data:
         return None  # not a training job
     forest = config.get("forest") if isinstance(config.get("forest"), dict) else None
     metrics_file = folder / "metrics.json"
     metrics = _json_mapping(metrics_file) if metrics_file.is_file() else {}
-    data_choice = str(choices.get("data", "?"))
+    data_choice = _text(choices.get("data"))
     return Job(
         folder=folder,
         # A preset's name says which synthetic set; a prepared file is named by its file.
-        data=data_choice if data_choice != "prepared" else Path(str(data.get("path"))).stem,
-        split=str(data.get("split", "?")),
-        channels=str(data.get("channels", "?")),
-        model=FOREST if forest is not None else str(choices.get("model", "?")),
+        data=data_choice if data_choice != "prepared" else Path(_text(data.get("path"))).stem,
+        split=_text(data.get("split")),
+        channels=_text(data.get("channels")),
+        model=FOREST if forest is not None else _text(choices.get("model")),
         seed=(forest or config).get("seed"),
-        metrics={k: float(v) for k, v in metrics.items() if isinstance(v, int | float)},
+        metrics={
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        },
         ended=(folder / JOB_FILE).is_file() or metrics_file.is_file(),
     )
+
+
+def _text(value: Any) -> str:
+    """A name from a job's files; "?" for a missing or non-scalar one (never a structure's
+    text, which a file of nested YAML aliases could make enormous)."""
+    return str(value) if isinstance(value, str | int | float) else "?"
+
+
+def _child(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    """``mapping[key]`` when it is a mapping; {} for anything else a hand-edited file holds."""
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _yaml_mapping(path: Path) -> dict[str, Any]:

@@ -199,3 +199,29 @@ def test_bad_multirun_folders_are_one_clear_line(tmp_path, multiruns, expected):
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error:") and expected in line
+
+
+@pytest.mark.parametrize(
+    ("hydra_record", "config", "metrics"),
+    [
+        ("hydra: [1, 2]\n", "data: {split: stratified, channels: rgb}\n", '{"test/acc": 0.5}'),
+        ("hydra: {runtime: 3}\n", "data: {split: [a, b], channels: {x: 1}}\n", "[1, 2]"),
+        ("", "data: {split: stratified, channels: rgb}\n", '{"test/acc": true, "x": "y"}'),
+    ],
+    ids=["hydra-not-a-mapping", "names-not-text", "metrics-not-numbers"],
+)
+def test_hand_edited_job_files_give_a_table_not_a_traceback(
+    tmp_path, hydra_record, config, metrics
+):
+    job = _fake_job(tmp_path / "sweep", 0, config=config, metrics=None)
+    (job / ".hydra" / "hydra.yaml").write_text(hydra_record)
+    (job / "metrics.json").write_text(metrics)
+    result = call_script(
+        "benchmark_table.py", f"multiruns=[{tmp_path / 'sweep'}]", f"paths.log_dir={tmp_path}"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
+    (row,) = list(csv.DictReader((folder / "benchmark.csv").read_text().splitlines()))
+    # Only a real number counts as a score; names that are not text show as "?".
+    assert row["runs"] == ("1" if metrics.startswith('{"test/acc": 0.5') else "0")
+    assert "?" in (row["model"], row["split"], row["data"])
