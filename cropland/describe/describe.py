@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 from hydra.utils import instantiate
 from matplotlib.figure import Figure
@@ -22,6 +21,7 @@ from cropland.describe.pixel_statistics import channel_histograms
 from cropland.describe.summary import markdown_summary, print_summary
 from cropland.describe.tensorboard import FigureWriters, existing_run_folder
 from cropland.io import atomic_output, write_json_atomic
+from cropland.plotting import plt
 
 DPI = 110
 

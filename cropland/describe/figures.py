@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import calendar
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are written to files and TensorBoard, never shown
-
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from cropland.data.splits import SPLIT_NAMES
+from cropland.plotting import plt
 
 # One colour per sequence group, the same in every figure.
 GROUP_COLORS = {

@@ -5,11 +5,6 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are written to files and TensorBoard, never shown
-
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
@@ -19,6 +14,7 @@ from cropland.data.channels import channel_indices
 from cropland.data.layout import MONTHS
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sequence_dataset import CropSequenceDataset
+from cropland.plotting import plt
 
 # What a mosaic shows, in this channel order: red, green, blue, ndvi.
 MOSAIC_SENSORS = ("RGB", "NDVI")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Iterable
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from torch import nn
 
 from cropland.data.layout import MONTHS
 from cropland.evaluation.predictions import Predictions, confusion_matrix, predict
+from cropland.plotting import plt
 from cropland.training.report import accuracy_and_macro_f1
 
 # June to September; the full season (every image) is the last row.

@@ -12,7 +12,6 @@ import io
 import logging
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
@@ -30,6 +29,7 @@ from cropland.evaluation.early_season import (
 from cropland.evaluation.model_loading import LoadedModel, load_model, wrap_published
 from cropland.evaluation.predictions import confusion_matrix, predict
 from cropland.io import save_figure_atomic, write_json_atomic, write_text_atomic
+from cropland.plotting import plt
 from cropland.training.metrics import PER_CLASS
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.report import (

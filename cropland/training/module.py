@@ -6,7 +6,6 @@ import warnings
 from collections.abc import Mapping
 
 import lightning as L
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
@@ -17,6 +16,7 @@ from torchmetrics import MeanMetric, MetricCollection
 
 from cropland.models.networks import build_network
 from cropland.models.normalization import standardize_valid_steps
+from cropland.plotting import plt
 from cropland.training.checkpoint_file import read_checkpoint
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule

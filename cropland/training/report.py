@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are written to files and TensorBoard, never shown
-
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
 from cropland.io import save_figure_atomic
+from cropland.plotting import plt
 
 
 def per_class_scores(confusion: np.ndarray) -> dict[str, np.ndarray]:

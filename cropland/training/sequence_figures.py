@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 
 import lightning as L
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -19,6 +18,7 @@ from matplotlib.figure import Figure
 from cropland.data.layout import MONTHS
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sequence_dataset import pad_sequences
+from cropland.plotting import plt
 
 _SHOWN_CHANNELS = ("red", "green", "blue", "ndvi")
 
