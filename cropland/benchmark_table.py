@@ -45,7 +45,6 @@ class Job:
     split: str
     channels: str
     model: str
-    seed: int | None
     metrics: dict[str, float] = field(default_factory=dict)
     # Whether the job ended (the multirun summary's job.json is written when a job ends).
     ended: bool = True
@@ -76,7 +75,6 @@ def _read_job(hydra_file: Path) -> Job | None:
     data = _child(config, "data")
     if not data:
         return None  # not a training job
-    forest = config.get("forest") if isinstance(config.get("forest"), dict) else None
     metrics_file = folder / "metrics.json"
     metrics = _json_mapping(metrics_file) if metrics_file.is_file() else {}
     data_choice = _text(choices.get("data"))
@@ -86,8 +84,7 @@ def _read_job(hydra_file: Path) -> Job | None:
         data=data_choice if data_choice != "prepared" else Path(_text(data.get("path"))).stem,
         split=_text(data.get("split")),
         channels=_text(data.get("channels")),
-        model=FOREST if forest is not None else _text(choices.get("model")),
-        seed=(forest or config).get("seed"),
+        model=FOREST if _child(config, "forest") else _text(choices.get("model")),
         metrics={
             k: float(v)
             for k, v in metrics.items()
@@ -178,8 +175,8 @@ def _first(jobs: list[Job], metric: str) -> int | None:
     return next((int(job.metrics[metric]) for job in jobs if metric in job.metrics), None)
 
 
-def write_benchmark(rows: list[dict[str, Any]], folder: Path, sources: list[Path]) -> Path:
-    """Write ``benchmark.csv`` and ``benchmark.md`` into ``folder``; returns the markdown's path."""
+def write_benchmark(rows: list[dict[str, Any]], folder: Path, sources: list[Path]) -> str:
+    """Write ``benchmark.csv`` and ``benchmark.md`` into ``folder``; returns the markdown."""
     if not rows:
         raise CroplandError(
             f"no training jobs in {', '.join(map(str, sources))}: expected the folders of "
@@ -190,8 +187,8 @@ def write_benchmark(rows: list[dict[str, Any]], folder: Path, sources: list[Path
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(folder / CSV_FILE, buffer.getvalue())
-    markdown = folder / MARKDOWN_FILE
-    write_text_atomic(markdown, markdown_table(rows, sources))
+    markdown = markdown_table(rows, sources)
+    write_text_atomic(folder / MARKDOWN_FILE, markdown)
     return markdown
 
 
@@ -239,15 +236,14 @@ def _pm(mean: float | None, std: float | None) -> str:
     return f"{mean:.3f}" + ("" if std is None else f" +- {std:.3f}")
 
 
-def benchmark_from(multiruns: list[Path], folder: Path) -> Path:
+def benchmark_from(multiruns: list[Path], folder: Path) -> None:
     """Read the jobs of ``multiruns``, write the table into ``folder`` and print it."""
     jobs = [job for multirun in multiruns for job in read_jobs(multirun)]
     markdown = write_benchmark(benchmark_rows(jobs), folder, multiruns)
     console = Console(stderr=True)
     console.width = max(console.width, 160)  # a log file or pipe still gets whole rows
-    console.print(markdown.read_text(), highlight=False, markup=False)
-    console.print(f"Benchmark: {markdown} and {folder / CSV_FILE}", highlight=False)
-    return markdown
+    console.print(markdown, highlight=False, markup=False)
+    console.print(f"Benchmark: {folder / MARKDOWN_FILE} and {folder / CSV_FILE}", highlight=False)
 
 
 class BenchmarkTable(AtMultirunEnd):
