@@ -3,9 +3,10 @@
 Every file a script writes goes through :func:`atomic_output`: the content is written into a
 temporary file beside the destination, named ``.<stem>.cropland-tmp-<pid><suffix>`` so that it
 is recognisable (and keeps its extension, which matplotlib, Pillow and exporters read), then
-renamed into place. The temp file is removed on errors, on Ctrl-C and on SIGTERM (see
-:func:`exit_cleanly_on_sigterm`); one left by a process killed with SIGKILL is reported and
-removed by the next write into the same folder.
+renamed into place. A whole tree of files is written the same way, into a temporary folder
+(``atomic_output(path, folder=True)``). The temp file or folder is removed on errors, on Ctrl-C
+and on SIGTERM (see :func:`exit_cleanly_on_sigterm`); one left by a process killed with SIGKILL
+is reported and removed by the next write into the same folder.
 """
 
 from __future__ import annotations
@@ -83,22 +84,44 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, *, folder: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write into; on success rename it to ``path``.
 
     On any exception (KeyboardInterrupt and SystemExit included) the temp file is removed and
     ``path`` is left as it was. Stale temp files in the same folder are cleaned up first.
+
+    With ``folder``, the temporary path is a new, empty folder, and stale temp folders are
+    cleaned up too. A folder already at ``path`` is replaced whole: the caller decides before
+    whether it may be.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path.parent)
+    remove_stale_temp_files(path.parent, folders=folder)
     tmp = temp_path_for(path)
+    if folder:
+        tmp.mkdir()
     try:
         yield tmp
-        os.replace(tmp, path)
+        if folder and path.exists():
+            _replace_folder(tmp, path)
+        else:
+            os.replace(tmp, path)
     finally:
         if tmp.exists() or tmp.is_symlink():
             _remove(tmp)
+
+
+def _replace_folder(new: Path, path: Path) -> None:
+    """Rename the folder ``new`` to ``path``, where one already is (a rename cannot replace a
+    folder that holds files).
+
+    The old one is moved aside under a temp name first, so that a process killed between the
+    two renames leaves only folders that the next write beside ``path`` removes.
+    """
+    old = temp_path_for(path.with_name(path.name + ".old"))
+    os.replace(path, old)
+    os.replace(new, path)
+    shutil.rmtree(old)
 
 
 def refuse_to_replace(

@@ -1,4 +1,5 @@
-"""Atomic writes: whole files or none, and temp files that never outlive their process."""
+"""Atomic writes: whole files (or folders) or none, and temp files that never outlive their
+process."""
 
 from __future__ import annotations
 
@@ -46,3 +47,29 @@ def test_stale_temp_files_go_live_ones_and_folders_stay(tmp_path):
     write_text_atomic(tmp_path / "report.txt", "done\n")
     assert not stale.exists()
     assert live.exists() and (folder / "keep.txt").exists()
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "tree"
+    (target / "old").mkdir(parents=True)
+    (target / "old" / "a.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt), atomic_output(target, folder=True) as tmp:
+        assert tmp.is_dir() and not any(tmp.iterdir())
+        (tmp / "half.txt").write_text("half")
+        raise KeyboardInterrupt
+    assert [p.name for p in target.rglob("*")] == ["old", "a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+
+    with atomic_output(target, folder=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+        assert [p.name for p in target.iterdir()] == ["old"]  # readers see the old tree meanwhile
+    assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+
+
+def test_a_folder_writer_removes_stale_temp_folders(tmp_path):
+    stale = tmp_path / f".tree{TEMP_MARK}{_dead_pid()}"
+    (stale / "RGB").mkdir(parents=True)
+    with atomic_output(tmp_path / "tree", folder=True) as tmp:
+        (tmp / "done.txt").write_text("done")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]

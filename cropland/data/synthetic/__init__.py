@@ -1,0 +1,31 @@
+"""Synthetic Canadian Cropland trees, written in the exact layout of the real 2019 tree.
+
+The real data cannot be downloaded on our machines, so tests and smoke runs use this instead::
+
+    <root>/<SENSOR>/<training|validation|test>/<CLASS>/POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png
+
+How a tree is made, one module per step (numbers are tuned so the PNGs look like the real
+samples in DATASET.md):
+
+* :mod:`.planning`: every point's class, province, split folder and months, in the real
+  proportions.
+* :mod:`.covers`: a few land-cover spectra (green canopy, dry straw, canola flowers, conifer,
+  autumn leaves, soil) and each class's monthly share of them (phenology).
+* :mod:`.texture`: class textures: smooth vigour patches in crops, patchy pasture, mottled
+  conifer/deciduous forest, tree rows in orchards.
+* :mod:`.fields`: the point's field, its verge and two neighbouring fields in the patch, each
+  on its own schedule.
+* :mod:`.rendering`: the fields mixed per pixel, seen through the atmosphere by the sensor,
+  encoded as the six PNG images of one date.
+* :mod:`.tree_writer`: all of it written, in threads, into a folder that becomes the tree only
+  when complete (:func:`generate_tree`).
+
+Those are the tuned defaults; :class:`Character` (missing months, closer classes, more noise,
+a season shifted per province) makes the data harder without changing its layout, and
+:data:`HARD` is the ``data=synthetic_hard`` preset.
+"""
+
+from cropland.data.synthetic.character import HARD, Character, synthetic_file_name
+from cropland.data.synthetic.tree_writer import generate_tree, tree_summary_path
+
+__all__ = ["HARD", "Character", "generate_tree", "synthetic_file_name", "tree_summary_path"]

@@ -1,0 +1,126 @@
+"""From land to pixels: a point's fields mixed into surface reflectance, seen through the
+atmosphere by the sensor, and encoded as the six PNG images of one date.
+
+After the surface come top-of-atmosphere path radiance, occasional haze or clouds, sensor
+noise and 20 m resolution for B5/B6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from cropland.data.layout import CLASSES, IMAGE_SIZE
+from cropland.data.synthetic.character import Character
+from cropland.data.synthetic.covers import SOIL, SPECTRA
+from cropland.data.synthetic.fields import (
+    PIXEL_FROM_CENTRE,
+    Field,
+    crop_field,
+    patch_layout,
+    verge_field,
+)
+from cropland.data.synthetic.planning import CLASS_WEIGHTS, Point
+from cropland.data.synthetic.texture import smooth_noise
+
+# Top of atmosphere: scattered light added to every band (most in blue), as in Sentinel-2 L1C.
+_PATH_RADIANCE = np.array([0.090, 0.058, 0.045, 0.035, 0.020, 0.012])
+_CLOUD = np.array([0.42, 0.42, 0.43, 0.44, 0.45, 0.46])
+_HAZE = np.array([0.22, 0.20, 0.18, 0.17, 0.16, 0.15])
+_NOISE_STD = np.array([0.004, 0.004, 0.004, 0.005, 0.006, 0.008])
+_CLOUD_PROBABILITY = 0.04  # clouds were removed by hand from the real tree, but not all
+_HAZE_PROBABILITY = 0.10
+_B2, _B3, _B4, _B5, _B6, _B8 = range(6)
+
+
+def _coarsen(bands: np.ndarray) -> np.ndarray:
+    """Average 2 x 2 blocks and repeat them back: B5 and B6 are 20 m bands resampled to 10 m."""
+    padded = np.pad(bands, ((0, 0), (0, 1), (0, 1)), mode="edge")
+    channels, height, width = padded.shape
+    blocks = padded.reshape(channels, height // 2, 2, width // 2, 2).mean(axis=(2, 4))
+    return blocks.repeat(2, axis=1).repeat(2, axis=2)[:, :IMAGE_SIZE, :IMAGE_SIZE]
+
+
+def _surface(
+    fields: list[Field],
+    weights: np.ndarray,
+    soil: np.ndarray,
+    month: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Surface reflectance (bands, H, W): the fields' covers mixed per pixel, soil in the gaps."""
+    cover = sum(w * f.fractions(month, rng) for w, f in zip(weights, fields, strict=True))
+    bare = 1 - cover.sum(axis=0)
+    return np.einsum("khw,kb->bhw", cover, SPECTRA) + (bare * soil) * SOIL[:, None, None]
+
+
+def _cloud_opacity(rng: np.random.Generator) -> np.ndarray:
+    """A few round, lumpy puffs of cumulus somewhere over the patch."""
+    y, x = np.meshgrid(PIXEL_FROM_CENTRE, PIXEL_FROM_CENTRE, indexing="ij")
+    opacity = np.zeros((IMAGE_SIZE, IMAGE_SIZE))
+    for _ in range(rng.integers(1, 5)):
+        cx, cy = rng.uniform(-40, 40, size=2)
+        radius = rng.uniform(5, 18)
+        puff = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * radius**2))
+        opacity += rng.uniform(0.5, 1.2) * puff
+    return np.clip(opacity * (1 + 0.2 * smooth_noise(rng, 10)), 0, 0.95)
+
+
+def _top_of_atmosphere(surface: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """What the satellite sees: path radiance, sometimes haze or a cloud, then sensor noise
+    (``noise`` times its usual level)."""
+    path = _PATH_RADIANCE * rng.normal(1.0, 0.15)
+    bands = surface * rng.normal(1.0, 0.03) + path[:, None, None]
+    if rng.uniform() < _HAZE_PROBABILITY:
+        haze = rng.uniform(0.05, 0.25)
+        bands = (1 - haze) * bands + haze * _HAZE[:, None, None]
+    if rng.uniform() < _CLOUD_PROBABILITY:
+        cloud = _cloud_opacity(rng)
+        bands = (1 - cloud) * bands + cloud * _CLOUD[:, None, None]
+    bands = bands + (noise * _NOISE_STD)[:, None, None] * rng.standard_normal(bands.shape)
+    bands[[_B5, _B6]] = _coarsen(bands[[_B5, _B6]])
+    return np.maximum(bands, 1e-3)  # keeps index denominators positive
+
+
+def indices(bands: np.ndarray) -> dict[str, np.ndarray]:
+    """The five index images of the real tree, by sensor name, from the same bands."""
+    b2, b3, b4, b5, b6, b8 = bands
+    return {
+        "NDVI": (b8 - b4) / (b8 + b4),
+        "NDVI45": (b5 - b4) / (b5 + b4),
+        "GNDVI": (b8 - b3) / (b8 + b3),
+        "OSAVI": (b8 - b4) / (b8 + b4 + 0.16),
+        "PSRI": (b4 - b2) / b6,
+    }
+
+
+def encode(bands: np.ndarray) -> dict[str, Image.Image]:
+    """The six PNG images of one date, encoded the way the real tree's were."""
+    rgb = np.clip(bands[[_B4, _B3, _B2]] * 255, 0, 255).astype(np.uint8)
+    image = Image.fromarray(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
+    image = ImageEnhance.Contrast(image).enhance(1.5)
+    images = {"RGB": ImageEnhance.Brightness(image).enhance(1.5)}
+    for sensor, index in indices(bands).items():
+        value = (np.clip(index, 0, 1) * 255).astype(np.uint8)
+        images[sensor] = Image.fromarray(np.repeat(value[:, :, None], 3, axis=2))
+    return images
+
+
+def render_point(point: Point, seed: int, character: Character) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(month, bands)`` for each date of a point, from the point's own generator."""
+    rng = np.random.default_rng([seed, 1, point.index])
+    weights, across_rows = patch_layout(rng)
+    neighbours = rng.choice(CLASSES, size=2, p=CLASS_WEIGHTS / CLASS_WEIGHTS.sum())
+    shift = point.phenology_shift  # the neighbours grow in the same province's season
+    fields = [
+        crop_field(point.crop, rng, across_rows, shift, character),
+        verge_field(rng, across_rows, character.noise),
+        *(crop_field(str(crop), rng, across_rows, shift, character) for crop in neighbours),
+    ]
+    soil = rng.uniform(0.7, 1.3) * (1 + 0.08 * smooth_noise(rng, 5))
+    for month in point.months:
+        acquired = month + rng.uniform(-0.35, 0.35)  # mid-month +- 10 days
+        surface = _surface(fields, weights, soil, acquired, rng)
+        yield month, _top_of_atmosphere(surface, rng, character.noise)
