@@ -40,6 +40,10 @@ CLASSES: tuple[str, ...] = (
     "SPRING_WHEAT",
 )
 
+# Label of a sequence whose crop is not one of CLASSES (another crop, or UNLABELLED): the
+# prepared file keeps it, but no split trains or scores on it.
+UNKNOWN_CLASS = -1
+
 PROVINCES: tuple[str, ...] = ("AB", "BC", "MB", "NB", "NL", "ON", "PE", "QC", "SK")
 
 SPLIT_FOLDERS: tuple[str, ...] = ("training", "validation", "test")
@@ -51,7 +55,7 @@ MONTHS: tuple[int, ...] = (6, 7, 8, 9, 10)
 # tree, the published HDF5): data.split=predefined refuses them.
 UNASSIGNED = "unassigned"
 
-# Crop of a patch whose name has no crop field (new data to predict on): label -1.
+# Crop of a patch whose name has no crop field (new data to predict on): label UNKNOWN_CLASS.
 UNLABELLED = "UNLABELLED"
 
 # The crop field is optional: names of new, unlabelled data may leave it out.

@@ -44,6 +44,7 @@ from cropland.data.layout import (
     PatchName,
     parse_patch_name,
 )
+from cropland.data.skip_record import Notice, Skipped
 from cropland.errors import CroplandError
 
 PATCH_NAME = "POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png"
@@ -92,26 +93,10 @@ class PatchFile:
     split_folder: str
 
 
-@dataclass(frozen=True)
-class SkippedFile:
-    path: Path
-    reason: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Notice:
-    """Something odd about a file that is read all the same (``reason``: a short key)."""
-
-    path: Path
-    reason: str
-    detail: str
-
-
 @dataclass
 class TreeScan:
     patches: list[PatchFile]
-    skipped: list[SkippedFile]
+    skipped: list[Skipped]
     notices: list[Notice]
 
 
@@ -125,29 +110,30 @@ def scan_tree(root: str | os.PathLike) -> TreeScan:
     root = Path(root)
     _check_root(root)
     patches: list[PatchFile] = []
-    skipped: list[SkippedFile] = []
+    skipped: list[Skipped] = []
     notices: list[Notice] = []
 
     def folder_error(error: OSError) -> None:
-        skipped.append(SkippedFile(Path(error.filename), "unreadable_folder", str(error)))
+        skipped.append(Skipped(str(Path(error.filename)), "unreadable_folder", str(error)))
 
     for folder, _, files in os.walk(root, onerror=folder_error):
         folders = Path(folder).relative_to(root).parts
         for filename in files:
             entry = _classify(Path(folder, filename), (*folders, filename))
-            if isinstance(entry, SkippedFile):
+            if isinstance(entry, Skipped):
                 skipped.append(entry)
                 continue
             patches.append(entry)
             if not filename.endswith(".png"):
                 detail = f"read as a PNG; its usual name is {entry.name.filename}"
-                notices.append(Notice(entry.path, "extension_case", detail))
+                notices.append(Notice(str(entry.path), "extension_case", detail))
 
-    skipped.sort(key=lambda s: s.path)
+    # As paths, folder by folder, like the patches (as strings, 'CORN-old/' would sort first).
+    skipped.sort(key=lambda s: Path(s.source))
     if not patches:
         raise CroplandError(_no_patches_message(root, skipped))
     patches.sort(key=lambda p: p.path)
-    notices.sort(key=lambda n: n.path)
+    notices.sort(key=lambda n: Path(n.source))
     return TreeScan(patches, skipped, notices)
 
 
@@ -162,23 +148,23 @@ def _check_root(root: Path) -> None:
         )
 
 
-def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | SkippedFile:
+def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | Skipped:
     filename = parts[-1]
     stem, dot, extension = filename.rpartition(".")
     if not dot or extension.lower() != "png":
         return _not_a_png(path, filename)
     name = parse_patch_name(f"{stem}.png")
     if name is None:
-        return SkippedFile(path, "bad_name", f"name is not {PATCH_NAME}")
+        return Skipped(str(path), "bad_name", f"name is not {PATCH_NAME}")
     if name.province not in PROVINCES:
         detail = f"province {name.province} is not one of {', '.join(PROVINCES)}"
-        return SkippedFile(path, "unknown_province", detail)
+        return Skipped(str(path), "unknown_province", detail)
     if len(parts) == 2:
         # New data without split or class folders (to predict on): the name says the rest.
         misplaced = _sensor_folder_problem(path, parts[0], name.sensor)
         return misplaced or PatchFile(path, name, UNASSIGNED)
     if len(parts) != 4:
-        return SkippedFile(path, "misplaced", _WRONG_DEPTH)
+        return Skipped(str(path), "misplaced", _WRONG_DEPTH)
     sensor_folder, split_folder, class_folder, _ = parts
     misplaced = _sensor_folder_problem(path, sensor_folder, name.sensor)
     if misplaced:
@@ -186,27 +172,27 @@ def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | SkippedFile:
     if split_folder not in SPLIT_FOLDERS:
         if split_folder.lower() in SPLIT_FOLDERS:
             return _folder_case(path, "split", split_folder, split_folder.lower())
-        return SkippedFile(
-            path,
+        return Skipped(
+            str(path),
             "misplaced",
             f"split folder {split_folder!r} is not one of {', '.join(SPLIT_FOLDERS)}",
         )
     if class_folder != name.crop:
         if class_folder.upper() == name.crop:
             return _folder_case(path, "class", class_folder, name.crop)
-        return SkippedFile(path, "misplaced", f"crop {name.crop} in class folder {class_folder}")
+        return Skipped(str(path), "misplaced", f"crop {name.crop} in class folder {class_folder}")
     return PatchFile(path, name, split_folder)
 
 
-def _sensor_folder_problem(path: Path, folder: str, sensor: str) -> SkippedFile | None:
+def _sensor_folder_problem(path: Path, folder: str, sensor: str) -> Skipped | None:
     if folder == sensor:
         return None
     if folder.upper() == sensor:
         return _folder_case(path, "sensor", folder, sensor)
-    return SkippedFile(path, "misplaced", f"{sensor} patch in the {folder} folder")
+    return Skipped(str(path), "misplaced", f"{sensor} patch in the {folder} folder")
 
 
-def _not_a_png(path: Path, filename: str) -> SkippedFile:
+def _not_a_png(path: Path, filename: str) -> Skipped:
     """A patch name with another extension is worth a rename hint; anything else is stray."""
     base = filename
     while True:
@@ -216,27 +202,27 @@ def _not_a_png(path: Path, filename: str) -> SkippedFile:
                 f"a patch name with {extension}, not .png; only PNG files are read: "
                 f"rename it to {base}.png if it is a PNG patch to use, else remove it"
             )
-            return SkippedFile(path, "odd_extension", detail)
+            return Skipped(str(path), "odd_extension", detail)
         base, dot, _ = base.rpartition(".")
         if not dot:
-            return SkippedFile(path, "stray_file", "not a .png file")
+            return Skipped(str(path), "stray_file", "not a .png file")
 
 
-def _folder_case(path: Path, kind: str, found: str, expected: str) -> SkippedFile:
+def _folder_case(path: Path, kind: str, found: str, expected: str) -> Skipped:
     detail = (
         f"{kind} folder {found!r} differs from {expected!r} only in case; folder names are "
         f"matched exactly, so rename the folder to {expected} (nothing else needs to change)"
     )
-    return SkippedFile(path, "misplaced", detail)
+    return Skipped(str(path), "misplaced", detail)
 
 
-def _no_patches_message(root: Path, skipped: list[SkippedFile]) -> str:
+def _no_patches_message(root: Path, skipped: list[Skipped]) -> str:
     message = f"no patch images under src={root}; expected files laid out as {EXPECTED_LAYOUT}"
     misplaced = [s for s in skipped if s.reason == "misplaced"]
     if misplaced:
         example = misplaced[0]
         message += (
-            f" ({len(misplaced)} patch files are at other places, e.g. {example.path}: "
+            f" ({len(misplaced)} patch files are at other places, e.g. {example.source}: "
             f"{example.detail}"
         )
         if any(s.detail == _WRONG_DEPTH for s in misplaced):

@@ -15,7 +15,8 @@ Layout (format ``cropland.prepared``, version 1)::
     /sequences/point        int64
     /sequences/province     str
     /sequences/year         int32
-    /sequences/label        int64   index into ``classes``; -1 when the crop is not a known class
+    /sequences/label        int64   index into ``classes``; -1 (``UNKNOWN_CLASS``) when the crop
+                                    is not a known class
     /sequences/split_folder str     the split folder most of its records sat in
 
 Records of one sequence are contiguous and sorted by date, so a sequence is the slice
@@ -114,10 +115,10 @@ def write_prepared_file(
     sequences: SequenceTable,
     pixel_batches: Iterable[np.ndarray],
     attrs: dict,
-    overwrite: bool = False,
 ) -> None:
     """Write a prepared file atomically (:func:`cropland.io.atomic_output`): into a temporary
-    file beside ``dst``, renamed when complete.
+    file beside ``dst``, renamed when complete, replacing any ``dst`` there: whether one may be
+    replaced is the caller's to check first (:func:`cropland.io.refuse_to_replace`).
 
     ``pixel_batches`` yields uint8 arrays ``(n, channels, H, W)`` in record order, so a caller
     can stream pixels without holding the whole dataset in memory. An interrupted write leaves
@@ -126,8 +127,6 @@ def write_prepared_file(
     :class:`HDF5WriteError` with the ``OSError`` behind it.
     """
     dst = Path(dst)
-    if dst.exists() and not overwrite:
-        raise FileExistsError(f"{dst} already exists; pass overwrite=true to replace it")
     channels = list(attrs["channels"])
     size = int(attrs["image_size"])
     with atomic_output(dst) as tmp:

@@ -40,6 +40,7 @@ import numpy as np
 from cropland.data.layout import CLASSES, PROVINCES, SENSORS, UNASSIGNED
 from cropland.data.png_tree import EXPECTED_LAYOUT, PatchReadError, read_patch
 from cropland.data.prepared_file import FORMAT as PREPARED_FORMAT
+from cropland.data.skip_record import Skipped
 from cropland.errors import CroplandError
 
 TABLE_COLUMNS: tuple[str, ...] = ("POINT", "DATE", "REGION", "CROP_TYPE", "LABEL")
@@ -62,13 +63,6 @@ class PublishedRow:
     date: int  # YYYYMM
     province: str
     crop: str
-
-
-@dataclass(frozen=True, slots=True)
-class SkippedRow:
-    row: int
-    reason: str
-    detail: str
 
 
 def is_hdf5(path: str | os.PathLike) -> bool:
@@ -160,7 +154,7 @@ class PublishedFile:
                 )
         return {sensor: f[sensor] for sensor in SENSORS}
 
-    def _check_rows(self) -> tuple[list[PublishedRow], list[SkippedRow]]:
+    def _check_rows(self) -> tuple[list[PublishedRow], list[Skipped]]:
         f = self._file
         points = f["POINT"][()]
         labels = f["LABEL"][()]
@@ -175,7 +169,7 @@ class PublishedFile:
             if problem is None:
                 rows.append(PublishedRow(row, int(point), int(date), region, crop))
             else:
-                skipped.append(SkippedRow(row, *problem))
+                skipped.append(Skipped(self.source(row), *problem))
         return rows, skipped
 
 

@@ -7,16 +7,19 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from cropland.data.layout import UNASSIGNED
+from cropland.data.layout import UNASSIGNED, UNKNOWN_CLASS
 from cropland.data.prepared_file import SequenceTable
 from cropland.errors import CroplandError
 
+# Split ids, and the split name of each, in that order.
 TRAIN, VAL, TEST = 0, 1, 2
 SPLIT_NAMES = ("train", "val", "test")
+# Split id of a sequence whose crop is not one of the file's classes: no split uses it.
+NO_SPLIT = -1
 # The ways of splitting (data.split).
-SPLITS = ("stratified", "predefined", "province")
-# Split folder names of the dataset tree, in the order of the split ids above.
-FOLDER_TO_SPLIT = {"training": TRAIN, "validation": VAL, "test": TEST}
+SPLIT_METHODS = ("stratified", "predefined", "province")
+# Split id of each split folder of the dataset tree.
+SPLIT_ID_OF_FOLDER = {"training": TRAIN, "validation": VAL, "test": TEST}
 
 
 def stratified_group_split(
@@ -51,7 +54,7 @@ def stratified_group_split(
         label = Counter(labels[members].tolist()).most_common(1)[0][0]
         strata[label].append(group)
 
-    split = np.full(len(labels), TRAIN, dtype=np.int64)
+    split_ids = np.full(len(labels), TRAIN, dtype=np.int64)
     for label in sorted(strata):
         stratum = strata[label]
         order = rng.permutation(len(stratum))
@@ -65,27 +68,27 @@ def stratified_group_split(
             taken = 0
             while taken < want and position < len(order) - 1:
                 members = sequences_of[stratum[order[position]]]
-                split[members] = split_id
+                split_ids[members] = split_id
                 taken += len(members)
                 position += 1
-    return split
+    return split_ids
 
 
 def predefined_split(split_folders: np.ndarray) -> np.ndarray:
     """Split ids from the tree's own training/validation/test folders."""
-    unknown = sorted(set(split_folders.tolist()) - set(FOLDER_TO_SPLIT))
-    if UNASSIGNED in unknown:
+    unknown_folders = sorted(set(split_folders.tolist()) - set(SPLIT_ID_OF_FOLDER))
+    if UNASSIGNED in unknown_folders:
         raise CroplandError(
             "data.split=predefined: this file was prepared from a source without "
             "training/validation/test folders (the published HDF5, or a tree without them); "
             "use data.split=stratified instead"
         )
-    if unknown:
+    if unknown_folders:
         raise CroplandError(
-            f"data.split=predefined needs split folders {sorted(FOLDER_TO_SPLIT)}, "
-            f"found {unknown}; use data.split=stratified instead"
+            f"data.split=predefined needs split folders {sorted(SPLIT_ID_OF_FOLDER)}, "
+            f"found {unknown_folders}; use data.split=stratified instead"
         )
-    return np.array([FOLDER_TO_SPLIT[f] for f in split_folders.tolist()], dtype=np.int64)
+    return np.array([SPLIT_ID_OF_FOLDER[f] for f in split_folders.tolist()], dtype=np.int64)
 
 
 def province_split(
@@ -106,36 +109,32 @@ def province_split(
             f"data.test_province={test_province}: every sequence is from {test_province}, "
             "which leaves nothing to train on; use data.split=stratified"
         )
-    split = np.full(len(sequences), TEST, dtype=np.int64)
-    split[~held_out] = stratified_group_split(
+    split_ids = np.full(len(sequences), TEST, dtype=np.int64)
+    split_ids[~held_out] = stratified_group_split(
         sequences.label[~held_out], sequences.point[~held_out], val_fraction, 0.0, seed
     )
-    return split
-
-
-# Split id of a sequence whose crop is not one of the file's classes: no split uses it.
-UNKNOWN_LABEL = -1
+    return split_ids
 
 
 def assign_splits(
     sequences: SequenceTable,
-    split: str,
+    split_method: str,
     val_fraction: float,
     test_fraction: float,
     seed: int,
     test_province: str | None = None,
 ) -> np.ndarray:
     """Split id of each sequence of a prepared file (``data.split`` = ``stratified``,
-    ``predefined`` or ``province``), or ``UNKNOWN_LABEL`` where its crop is not a known class.
+    ``predefined`` or ``province``), or ``NO_SPLIT`` where its crop is not a known class.
 
     Reads only the sequence table, so describing a large file stays cheap.
     """
-    if split == "predefined":
+    if split_method == "predefined":
         split_ids = predefined_split(sequences.split_folder)
-    elif split == "province":
+    elif split_method == "province":
         split_ids = province_split(sequences, test_province, val_fraction, seed)
     else:
         split_ids = stratified_group_split(
             sequences.label, sequences.point, val_fraction, test_fraction, seed
         )
-    return np.where(sequences.label >= 0, split_ids, UNKNOWN_LABEL)
+    return np.where(sequences.label == UNKNOWN_CLASS, NO_SPLIT, split_ids)

@@ -6,9 +6,9 @@ from collections import Counter
 
 import numpy as np
 
-from cropland.data.layout import MONTHS
+from cropland.data.layout import MONTHS, UNKNOWN_CLASS
 from cropland.data.prepared_file import RecordTable, SequenceTable
-from cropland.data.splits import SPLIT_NAMES, UNKNOWN_LABEL
+from cropland.data.splits import NO_SPLIT, SPLIT_NAMES
 
 # Sequence groups in the order of their index (split ids 0, 1, 2, then the unknown label).
 GROUPS: tuple[str, ...] = (*SPLIT_NAMES, "unknown_label")
@@ -16,7 +16,7 @@ GROUPS: tuple[str, ...] = (*SPLIT_NAMES, "unknown_label")
 
 def group_indices(split_ids: np.ndarray) -> np.ndarray:
     """Index into ``GROUPS`` of each sequence: its split, or the last group when unlabelled."""
-    return np.where(split_ids == UNKNOWN_LABEL, len(GROUPS) - 1, split_ids)
+    return np.where(split_ids == NO_SPLIT, len(GROUPS) - 1, split_ids)
 
 
 def class_counts(
@@ -32,7 +32,7 @@ def class_counts(
 
 def unknown_label_crops(sequences: SequenceTable, records: RecordTable) -> dict[str, int]:
     """Sequences whose crop is not a known class, by the crop name their files carry."""
-    unknown = sequences.label == UNKNOWN_LABEL
+    unknown = sequences.label == UNKNOWN_CLASS
     crops = records.crop[sequences.start[unknown]]
     return dict(sorted(Counter(crops.tolist()).items()))
 
