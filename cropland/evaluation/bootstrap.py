@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cropland.training.scores import accuracy, macro_f1
+
 
 def bootstrap_intervals(
     labels: np.ndarray,
@@ -18,8 +20,7 @@ def bootstrap_intervals(
     seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
     """``{"acc": (low, high), "f1_macro": (low, high)}`` from ``resamples`` draws of the
-    sequences with replacement; macro F1 counts the classes present in each draw's truth or
-    predictions, like the point estimate."""
+    sequences with replacement, each scored like the point estimate."""
     labels = np.asarray(labels)
     predicted = np.asarray(predicted)
     if not 0 < level < 1:
@@ -28,25 +29,14 @@ def bootstrap_intervals(
         raise ValueError(f"resamples must be at least 1, got {resamples}")
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(labels), size=(resamples, len(labels)))
+    # One bincount fills every draw's confusion matrix: draw r's cells are offset by r * C^2.
     cells = labels[draws] * num_classes + predicted[draws]
     offsets = np.arange(resamples)[:, None] * num_classes * num_classes
     confusion = np.bincount((cells + offsets).ravel(), minlength=resamples * num_classes**2)
-    confusion = confusion.reshape(resamples, num_classes, num_classes).astype(np.float64)
-
-    accuracy = np.trace(confusion, axis1=1, axis2=2) / len(labels)
-    true_positive = np.diagonal(confusion, axis1=1, axis2=2)
-    support = confusion.sum(axis=2)
-    predictions = confusion.sum(axis=1)
-    # F1 = 2TP / (support + predictions); 0 where a class has neither.
-    denominator = support + predictions
-    f1 = np.divide(
-        2 * true_positive, denominator, out=np.zeros_like(denominator), where=denominator > 0
-    )
-    counted = denominator > 0
-    macro_f1 = (f1 * counted).sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
+    confusion = confusion.reshape(resamples, num_classes, num_classes)
 
     tail = (1 - level) / 2 * 100
     return {
         name: tuple(float(v) for v in np.percentile(values, [tail, 100 - tail]))
-        for name, values in (("acc", accuracy), ("f1_macro", macro_f1))
+        for name, values in (("acc", accuracy(confusion)), ("f1_macro", macro_f1(confusion)))
     }

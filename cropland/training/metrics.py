@@ -1,4 +1,8 @@
-"""The one metric collection every stage clones: accuracy, F1, per-class scores, confusion."""
+"""The one metric collection every stage clones: accuracy, F1, per-class scores, confusion.
+
+It is the reference: scores.py computes the same numbers from a saved confusion matrix, and
+tests/test_scores.py keeps the two equal.
+"""
 
 from __future__ import annotations
 

@@ -9,40 +9,7 @@ from matplotlib.figure import Figure
 
 from cropland.io import save_figure_atomic
 from cropland.plotting import plt
-
-
-def per_class_scores(confusion: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class; rows are true classes, columns predictions."""
-    confusion = np.asarray(confusion, dtype=np.float64)
-    true_positive = np.diag(confusion)
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    precision = np.divide(
-        true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0
-    )
-    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
-    denominator = precision + recall
-    f1 = np.divide(
-        2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0
-    )
-    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
-
-
-def macro_classes(confusion: np.ndarray) -> np.ndarray:
-    """Classes a macro average counts: those in the truth or the predictions (as scikit-learn
-    and torchmetrics do), so a class the model wrongly predicts pulls the average down."""
-    confusion = np.asarray(confusion)
-    return (confusion.sum(axis=1) > 0) | (confusion.sum(axis=0) > 0)
-
-
-def accuracy_and_macro_f1(confusion: np.ndarray) -> tuple[float, float]:
-    """The two headline numbers of a confusion matrix."""
-    confusion = np.asarray(confusion, dtype=np.float64)
-    total = confusion.sum()
-    counted = macro_classes(confusion)
-    f1 = per_class_scores(confusion)["f1"]
-    accuracy = float(np.trace(confusion) / total) if total else 0.0
-    return accuracy, float(f1[counted].mean()) if counted.any() else 0.0
+from cropland.training.scores import accuracy, macro_average, per_class_scores
 
 
 def classification_report(confusion: np.ndarray, classes: list[str]) -> str:
@@ -57,14 +24,14 @@ def classification_report(confusion: np.ndarray, classes: list[str]) -> str:
             f"{name:>{width}}  {scores['precision'][i]:9.3f} {scores['recall'][i]:9.3f} "
             f"{scores['f1'][i]:9.3f} {support[i]:9d}"
         )
-    accuracy = np.trace(confusion) / total if total else 0.0
-    counted = macro_classes(confusion)
-    lines += ["", f"{'accuracy':>{width}}  {'':9} {'':9} {accuracy:9.3f} {total:9d}"]
-    for label, weights in (("macro avg", counted.astype(float)), ("weighted avg", support)):
-        averages = [
-            np.average(scores[k], weights=weights) if weights.sum() else 0.0
-            for k in ("precision", "recall", "f1")
-        ]
+    lines += [
+        "",
+        f"{'accuracy':>{width}}  {'':9} {'':9} {float(accuracy(confusion)):9.3f} {total:9d}",
+    ]
+    averaged = ("precision", "recall", "f1")
+    macro = [macro_average(scores[k], confusion) for k in averaged]
+    weighted = [np.average(scores[k], weights=support) if total else 0.0 for k in averaged]
+    for label, averages in (("macro avg", macro), ("weighted avg", weighted)):
         lines.append(
             f"{label:>{width}}  {averages[0]:9.3f} {averages[1]:9.3f} {averages[2]:9.3f} {total:9d}"
         )
