@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -52,6 +53,24 @@ def _user_error_in(error: BaseException | None) -> CroplandError | None:
             return error
         error = error.__cause__
     return None
+
+
+def keys_given_on_command_line(group: str) -> set[str] | None:
+    """The keys of config group ``group`` that this run's command line sets (``data.path=x``
+    gives ``{"path"}``); None when it chooses the group itself (``data=synthetic``), which sets
+    every key. Empty outside a Hydra run (a test calling a pipeline function)."""
+    try:
+        overrides = HydraConfig.get().overrides.task
+    except ValueError:
+        return set()
+    keys: set[str] = set()
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        name = override.key_or_group
+        if name == group:
+            return None
+        if name.startswith(group + "."):
+            keys.add(name[len(group) + 1 :].split(".")[0])
+    return keys
 
 
 def _in_multirun() -> bool:

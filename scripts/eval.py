@@ -7,14 +7,14 @@ outputs/eval/runs/<time>/.
 import hydra
 from omegaconf import DictConfig
 
-from cropland.cli import exit_on_user_error
+from cropland.cli import exit_on_user_error, keys_given_on_command_line
 from cropland.evaluation.evaluate import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    evaluate(cfg, keys_given_on_command_line("data"))
 
 
 if __name__ == "__main__":

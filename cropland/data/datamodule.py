@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
+from cropland.data.layout import UNKNOWN_CLASS
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sampling import EpochShuffleSampler
@@ -26,7 +27,7 @@ from cropland.data.sequence_dataset import (
     pad_sequences,
     to_unit_range,
 )
-from cropland.data.splits import SPLIT_NAMES, SPLITS, TEST, TRAIN, VAL, assign_splits
+from cropland.data.splits import SPLIT_METHODS, SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
 from cropland.data.synthetic import generate_tree, synthetic_file_name
 from cropland.errors import CroplandError
 
@@ -66,22 +67,15 @@ class CropSequenceDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.path = Path(path)
-        _check_positive_int("data.batch_size", batch_size, "e.g. 16")
-        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-            raise CroplandError(
-                f"data.num_workers={num_workers!r}: expected 0 (load in the main process) or a "
-                "positive number of worker processes"
-            )
+        check_loader_settings(batch_size, num_workers, in_memory)
         if split in ("stratified", "province") and not 0 < val_fraction < 1:
             raise CroplandError(
                 f"data.val_fraction={val_fraction}: expected a fraction between 0 and 1, e.g. "
                 "0.1; checkpoint selection and early stopping need a validation split"
             )
         self.sensors = parse_sensors(channels)
-        if in_memory not in (True, False, "auto"):
-            raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
-        if split not in SPLITS:
-            raise CroplandError(f"data.split={split!r}: expected one of {', '.join(SPLITS)}")
+        if split not in SPLIT_METHODS:
+            raise CroplandError(f"data.split={split!r}: expected one of {', '.join(SPLIT_METHODS)}")
         if statistics not in ("train", "all"):
             raise CroplandError(
                 f"data.statistics={statistics!r}: expected 'train' (the training split) or "
@@ -100,6 +94,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.shuffle_seed = shuffle_seed
         self.test_province = test_province
         self.datasets: dict[str, CropSequenceDataset] = {}
+        self._prepared_file: PreparedFile | None = None
 
     @property
     def channel_names(self) -> list[str]:
@@ -141,25 +136,41 @@ class CropSequenceDataModule(L.LightningDataModule):
                 f"tree with: python scripts/prepare.py src={self.path} dst=<file.h5>"
             )
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        self._check_path_is_not_a_folder()
-        source = PreparedFile(self.path)
-        self.classes = source.classes
-        indices = channel_indices(self.sensors, source.channels)
-        sequences = source.sequences
+    @property
+    def prepared_file(self) -> PreparedFile:
+        """The prepared file's tables (opened once; pixels are read on demand)."""
+        if self._prepared_file is None:
+            self._check_path_is_not_a_folder()
+            self._prepared_file = PreparedFile(self.path)
+        return self._prepared_file
 
-        if not (sequences.label >= 0).any():
-            raise CroplandError(f"{self.path} holds no sequence with a known class label")
-        self.split_ids = assign_splits(
-            sequences,
+    def sequence_splits(self) -> np.ndarray:
+        """Each sequence's split id (``TRAIN``, ``VAL``, ``TEST``, or ``NO_SPLIT`` where its crop
+        is unknown), as ``data.split`` and its settings assign them: the one assignment that
+        training, evaluation and descriptions of the file all use."""
+        return assign_splits(
+            self.prepared_file.sequences,
             self.split,
             self.val_fraction,
             self.test_fraction,
             self.seed,
             self.test_province,
         )
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage == "predict":
+            self._setup_predict()
+            return
+        if any(name in self.datasets for name in SPLIT_NAMES):
+            return
+        source = self.prepared_file
+        self.classes = source.classes
+        indices = channel_indices(self.sensors, source.channels)
+        sequences = source.sequences
+
+        if not (sequences.label != UNKNOWN_CLASS).any():
+            raise CroplandError(f"{self.path} holds no sequence with a known class label")
+        self.split_ids = self.sequence_splits()
         pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
 
         for split_id, name in zip((TRAIN, VAL, TEST), SPLIT_NAMES, strict=True):
@@ -167,8 +178,8 @@ class CropSequenceDataModule(L.LightningDataModule):
             self.datasets[name] = CropSequenceDataset(
                 self.path, source.records, sequences, members, indices, pixels
             )
-        for name, dataset in self.datasets.items():
-            if len(dataset) == 0 and name != "test":
+        for name in SPLIT_NAMES:
+            if len(self.datasets[name]) == 0 and name != "test":
                 raise CroplandError(
                     f"the {name} split of {self.path} is empty ({len(sequences)} sequences); "
                     "use a larger file or larger data.val_fraction"
@@ -188,8 +199,45 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.class_weights = _balanced_class_weights(train.labels, len(self.classes))
         log.info(
             "Sequences: %s",
-            ", ".join(f"{n} {len(d)}" for n, d in self.datasets.items()),
+            ", ".join(f"{n} {len(self.datasets[n])}" for n in SPLIT_NAMES),
         )
+
+    def _setup_predict(self) -> None:
+        """Every sequence of the file, labelled or not, in file order. Normalization statistics
+        only with ``statistics="all"`` (the published weights need them from the data they see);
+        a checkpoint of ours carries its own."""
+        if "predict" in self.datasets:
+            return
+        source = self.prepared_file
+        self.classes = source.classes
+        indices = channel_indices(self.sensors, source.channels)
+        pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
+        self.datasets["predict"] = CropSequenceDataset(
+            self.path,
+            source.records,
+            source.sequences,
+            np.arange(len(source.sequences)),
+            indices,
+            pixels,
+        )
+        if self.statistics == "all":
+            self.channel_mean, self.channel_std = channel_statistics(self.datasets["predict"])
+
+    def read_sequences(
+        self, sequence_indices: list[int], sensors: list[str] | None = None
+    ) -> list[dict]:
+        """A few sequences (their numbers in the file, any split) as the datasets give them:
+        uint8 ``image``, ``months``, ``label``, ``index``. ``sensors`` picks other channels than
+        the model's, e.g. ``["RGB", "NDVI"]`` for figures of what a model saw."""
+        source = self.prepared_file
+        dataset = CropSequenceDataset(
+            self.path,
+            source.records,
+            source.sequences,
+            np.asarray(sequence_indices, dtype=np.int64),
+            channel_indices(sensors or self.sensors, source.channels),
+        )
+        return [dataset[item] for item in range(len(dataset))]
 
     def _fits_in_memory(self, source: PreparedFile, channels: int) -> bool:
         """``in_memory``: true, false, or auto (at once when under half the free memory)."""
@@ -238,6 +286,9 @@ class CropSequenceDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")
 
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict")
+
     def test_dataloader(self) -> DataLoader:
         trainer = self.trainer
         if trainer is None or trainer.world_size == 1:
@@ -259,10 +310,31 @@ class CropSequenceDataModule(L.LightningDataModule):
         batch["image"] = image
         return batch
 
+    def to_model_input(self, batch: dict) -> dict:
+        """A loader's batch as a model takes it outside a Trainer (evaluation, prediction):
+        floats in [0, 1], never augmented."""
+        return {**batch, "image": to_unit_range(batch["image"])}
 
-def _check_positive_int(key: str, value, example: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise CroplandError(f"{key}={value!r}: expected a whole number of at least 1, {example}")
+
+# The settings of how batches are loaded, as opposed to which data and split: what prediction
+# takes from conf/data.
+LOADER_SETTINGS = ("batch_size", "num_workers", "in_memory")
+
+
+def check_loader_settings(batch_size, num_workers, in_memory) -> None:
+    """One line naming the ``data.`` key for a loader setting that cannot work."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise CroplandError(
+            f"data.batch_size={batch_size!r}: expected a whole number of sequences per batch, "
+            "at least 1, e.g. 16"
+        )
+    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+        raise CroplandError(
+            f"data.num_workers={num_workers!r}: expected 0 (load in the main process) or a "
+            "positive number of worker processes"
+        )
+    if in_memory not in (True, False, "auto"):
+        raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from PIL import Image
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.prepared_file import PreparedFile
-from cropland.data.splits import SPLIT_NAMES, UNKNOWN_LABEL, assign_splits
+from cropland.data.splits import NO_SPLIT, SPLIT_NAMES
 from cropland.describe import figures, tables
 from cropland.describe.mosaic import choose_sequences, mosaic_figure, read_mosaic_sequences
 from cropland.describe.pixel_statistics import channel_histograms
@@ -32,15 +32,8 @@ def describe(cfg: DictConfig) -> dict:
     existing_run = existing_run_folder(cfg.get("tensorboard_dir"))  # checked before any work
     datamodule: CropSequenceDataModule = instantiate(cfg.data)
     datamodule.prepare_data()  # makes the default synthetic file on first use
-    source = PreparedFile(datamodule.path)
-    split_ids = assign_splits(
-        source.sequences,
-        datamodule.split,
-        datamodule.val_fraction,
-        datamodule.test_fraction,
-        datamodule.seed,
-        datamodule.test_province,
-    )
+    source = datamodule.prepared_file
+    split_ids = datamodule.sequence_splits()
 
     description = _count_tables(source, split_ids, _split_settings(datamodule))
     histograms = channel_histograms(
@@ -60,7 +53,9 @@ def describe(cfg: DictConfig) -> dict:
             _save(figure, name, output_dir, writers)
             for name, figure in _summary_figures(description, histograms.counts)
         ]
-        description["mosaics"] = _write_mosaics(source, split_ids, cfg.mosaic, output_dir, writers)
+        description["mosaics"] = _write_mosaics(
+            datamodule, split_ids, cfg.mosaic, output_dir, writers
+        )
         description["figures"] = saved + description["mosaics"].pop("figures")
         writers.add_text("summary", markdown_summary(description))
 
@@ -85,7 +80,7 @@ def _count_tables(source: PreparedFile, split_ids: np.ndarray, split_settings: d
             name: group_sizes.get(index, 0) for index, name in enumerate(tables.GROUPS)
         },
         "class_counts": tables.class_counts(sequences.label, split_ids, source.classes),
-        "unknown_label_sequences": int((split_ids == UNKNOWN_LABEL).sum()),
+        "unknown_label_sequences": int((split_ids == NO_SPLIT).sum()),
         "unknown_label_crops": tables.unknown_label_crops(sequences, source.records),
         "sequence_lengths": tables.length_counts(sequences.length, split_ids),
         "months": {
@@ -150,13 +145,14 @@ def _summary_figures(description: dict, histograms: np.ndarray) -> Iterator[tupl
 
 
 def _write_mosaics(
-    source: PreparedFile,
+    datamodule: CropSequenceDataModule,
     split_ids: np.ndarray,
     settings: DictConfig,
     output_dir: Path,
     writers: FigureWriters,
 ) -> dict:
     """One mosaic per class that has sequences; returns the chosen sequences and the files."""
+    source = datamodule.prepared_file
     labels = source.sequences.label
     chosen = choose_sequences(
         labels, len(source.classes), settings.sequences_per_class, settings.seed
@@ -168,7 +164,7 @@ def _write_mosaics(
         name = source.classes[label]
         splits = [SPLIT_NAMES[split_ids[i]] for i in indices]
         figure = mosaic_figure(
-            name, read_mosaic_sequences(source, indices, splits), int((labels == label).sum())
+            name, read_mosaic_sequences(datamodule, indices, splits), int((labels == label).sum())
         )
         saved.append(_save(figure, f"mosaic/{name}", output_dir, writers))
     return {

@@ -10,17 +10,13 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from cropland.data.channels import channel_indices
+from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.layout import MONTHS
-from cropland.data.prepared_file import PreparedFile
-from cropland.data.sequence_dataset import CropSequenceDataset
+from cropland.display_stretch import rgb_display_gain, rgb_for_display
 from cropland.plotting import plt
 
 # What a mosaic shows, in this channel order: red, green, blue, ndvi.
 MOSAIC_SENSORS = ("RGB", "NDVI")
-# Real RGB patches are dark (channel means ~50 of 255): brighten them for display, at most
-# this much, the same gain for every image of a mosaic so months stay comparable.
-MAX_RGB_GAIN = 4.0
 NDVI_COLORMAP = "RdYlGn"
 _GAP = 4  # pixels between images
 _SEQUENCE_GAP = 14  # pixels between sequences
@@ -51,17 +47,13 @@ def choose_sequences(
 
 
 def read_mosaic_sequences(
-    source: PreparedFile, indices: list[int], split_names: list[str]
+    datamodule: CropSequenceDataModule, indices: list[int], split_names: list[str]
 ) -> list[MosaicSequence]:
     """The RGB and NDVI images of sequences ``indices``; ``split_names`` name each one's split."""
-    channels = channel_indices(MOSAIC_SENSORS, source.channels)
-    dataset = CropSequenceDataset(
-        source.path, source.records, source.sequences, np.asarray(indices, dtype=np.int64), channels
-    )
-    sequences = source.sequences
+    sequences = datamodule.prepared_file.sequences
+    samples = datamodule.read_sequences(indices, list(MOSAIC_SENSORS))
     read = []
-    for item, (index, split) in enumerate(zip(indices, split_names, strict=True)):
-        sample = dataset[item]
+    for index, split, sample in zip(indices, split_names, samples, strict=True):
         caption = (
             f"point {sequences.point[index]}\n"
             f"{sequences.province[index]} {sequences.year[index]}, {split}"
@@ -70,13 +62,6 @@ def read_mosaic_sequences(
             MosaicSequence(index, sample["image"].numpy(), sample["months"].numpy(), caption)
         )
     return read
-
-
-def rgb_gain(sequences: list[MosaicSequence]) -> float:
-    """Brightening that maps the 99th percentile of the mosaic's RGB pixels to white."""
-    rgb = np.concatenate([s.images[:, :3].ravel() for s in sequences])
-    bright = max(float(np.percentile(rgb, 99)), 1.0)
-    return float(np.clip(255.0 / bright, 1.0, MAX_RGB_GAIN))
 
 
 def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: int) -> Figure:
@@ -97,7 +82,8 @@ def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: 
     ]
     column_lefts = [column * (width + _GAP) for column in range(len(months))]
     canvas = np.ones((row_tops[-1] + height, column_lefts[-1] + width, 3))
-    gain = rgb_gain(sequences)
+    # One gain for the whole mosaic, so its months and sequences stay comparable.
+    gain = rgb_display_gain(s.images[:, :3] for s in sequences)
     ndvi_colors = plt.get_cmap(NDVI_COLORMAP)
     blanks = []
     for number, sequence in enumerate(sequences):
@@ -111,11 +97,11 @@ def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: 
                     canvas[cell] = _BLANK_GREY
                     blanks.append((column_lefts[column] + width / 2, top + height / 2))
                     continue
-                image = sequence.images[steps[0]].astype(np.float64) / 255.0
+                image = sequence.images[steps[0]]
                 if row == 0:
-                    canvas[cell] = np.clip(image[:3].transpose(1, 2, 0) * gain, 0.0, 1.0)
+                    canvas[cell] = rgb_for_display(image[:3], gain)
                 else:
-                    canvas[cell] = ndvi_colors(image[3])[..., :3]
+                    canvas[cell] = ndvi_colors(image[3].astype(np.float64) / 255.0)[..., :3]
 
     figure, axes = plt.subplots(
         figsize=(1.3 * len(months) + 3.2, 1.3 * rows + 1.2), layout="constrained"

@@ -17,27 +17,23 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.progress import track
 
-from cropland.data.channels import sensors_of_channels
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.errors import CroplandError
 from cropland.evaluation.bootstrap import bootstrap_intervals
+from cropland.evaluation.confusion import confusion_matrix
 from cropland.evaluation.early_season import (
     early_season_figure,
     early_season_table,
     early_season_text,
 )
-from cropland.evaluation.model_loading import LoadedModel, load_model, wrap_published
-from cropland.evaluation.predictions import confusion_matrix, predict
+from cropland.inference.batch_prediction import predict
+from cropland.inference.model_loading import LoadedModel, load_model, wrap_published
 from cropland.io import save_figure_atomic, write_json_atomic, write_text_atomic
 from cropland.plotting import plt
 from cropland.training.metrics import PER_CLASS
 from cropland.training.module import CropSequenceClassifier
-from cropland.training.report import (
-    accuracy_and_macro_f1,
-    classification_report,
-    per_class_scores,
-    save_confusion_figures,
-)
+from cropland.training.report import classification_report, save_confusion_figures
+from cropland.training.scores import accuracy_and_macro_f1, per_class_scores
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +50,17 @@ _FROM_TRAINING = (
 )
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    """Score ``cfg.ckpt_path`` on the test split; returns what metrics.json holds."""
+def evaluate(cfg: DictConfig, data_keys_given: set[str] | None = frozenset()) -> dict:
+    """Score ``cfg.ckpt_path`` on the test split; returns what metrics.json holds.
+
+    ``data_keys_given`` are the ``data.`` keys the user set (None: the whole group chosen);
+    the file and split settings the user did not set come from the training run.
+    """
     _check_bootstrap(cfg.bootstrap)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_model(cfg.ckpt_path)
-    datamodule = _datamodule(cfg.data, loaded)
+    datamodule = _datamodule(cfg.data, loaded, data_keys_given)
     datamodule.prepare_data()
     datamodule.setup("test")
     model = _classifier(loaded, datamodule)
@@ -73,9 +73,7 @@ def evaluate(cfg: DictConfig) -> dict:
             disable=not cfg.progress,
         )
 
-    def to_model_input(batch: dict) -> dict:
-        return datamodule.on_after_batch_transfer(batch, 0)
-
+    to_model_input = datamodule.to_model_input
     full = predict(model, batches("test, full season"), to_model_input)
     if len(full.label) == 0:
         raise CroplandError(f"the test split of {datamodule.path} is empty; nothing to score")
@@ -129,27 +127,25 @@ def _check_bootstrap(settings: DictConfig) -> None:
         )
 
 
-def _datamodule(data: DictConfig, loaded: LoadedModel) -> CropSequenceDataModule:
-    settings: dict = {}
+def _datamodule(
+    data: DictConfig, loaded: LoadedModel, given: set[str] | None
+) -> CropSequenceDataModule:
+    """The data group as composed, with the file and split settings of the training run (its
+    config.yaml) wherever the command line does not set them."""
+    settings = OmegaConf.to_container(data, resolve=True)
+    settings.pop("_target_", None)
     trained_config = loaded.run_folder / "config.yaml" if loaded.run_folder else None
-    if trained_config is not None and trained_config.is_file():
+    if given is not None and trained_config is not None and trained_config.is_file():
         trained = OmegaConf.to_container(OmegaConf.load(trained_config).data, resolve=True)
-        settings.update({k: trained[k] for k in _FROM_TRAINING if k in trained})
-    given = {k: v for k, v in OmegaConf.to_container(data, resolve=True).items() if v is not None}
-    if "path" in given and given["path"] != settings.get("path"):
-        settings.pop("synthetic", None)  # another file: never generate data in its place
-    settings.update(given)
+        if "path" in given and settings["path"] != trained.get("path"):
+            given = {*given, "synthetic"}  # another file: never generate data in its place
+        settings.update({k: trained[k] for k in _FROM_TRAINING if k in trained and k not in given})
     if not settings.get("path"):
         raise CroplandError(
             f"data.path: no training config.yaml beside {loaded.path} says which data it was "
             "trained on; give the prepared file to score on, e.g. data.path=data/ca19.h5"
         )
-    return CropSequenceDataModule(
-        channels=sensors_of_channels(loaded.channels),
-        # The published recipe standardized with statistics over every sequence.
-        statistics="all" if loaded.is_published else "train",
-        **settings,
-    )
+    return CropSequenceDataModule(**{**settings, **loaded.data_settings()})
 
 
 def _classifier(loaded: LoadedModel, datamodule: CropSequenceDataModule) -> CropSequenceClassifier:

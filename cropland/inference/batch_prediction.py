@@ -1,4 +1,5 @@
-"""Run a classifier over a dataloader and keep what scoring needs, optionally cut at a month."""
+"""Run a classifier over batches and keep what scoring and prediction files need, optionally cut
+at a month."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class Predictions:
     """One row per sequence that had at least one image by the month cut-off."""
 
     index: np.ndarray  # sequence number in the prepared file
-    label: np.ndarray  # true class, -1 when unknown
+    label: np.ndarray  # true class, UNKNOWN_CLASS (-1) when unknown
     probabilities: np.ndarray  # (sequences, classes), rows sum to 1
     steps: np.ndarray  # images the model saw
     dropped: int  # sequences with no image by the cut-off
@@ -72,9 +73,3 @@ def predict(
 def _num_classes(model: nn.Module) -> int:
     classes = getattr(model, "classes", None)
     return len(classes) if classes is not None else 0
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows are true classes, columns predictions."""
-    flat = np.bincount(labels * num_classes + predicted, minlength=num_classes * num_classes)
-    return flat.reshape(num_classes, num_classes)

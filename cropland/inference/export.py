@@ -29,9 +29,9 @@ from torch import Tensor
 
 from cropland.data.layout import IMAGE_SIZE, MONTHS
 from cropland.errors import CroplandError
-from cropland.inference.checkpoint import classifier_from_checkpoint, read_checkpoint
 from cropland.inference.graph import INPUT_NAMES, OUTPUT_NAMES, example_inputs, inference_graph
 from cropland.inference.model_card import model_card
+from cropland.inference.model_loading import classifier_from_checkpoint, read_checkpoint
 from cropland.io import atomic_output, refuse_to_replace, write_json_atomic
 
 if TYPE_CHECKING:

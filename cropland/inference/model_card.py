@@ -19,8 +19,8 @@ import torch
 from omegaconf import OmegaConf
 
 from cropland.data.layout import IMAGE_SIZE, MONTHS
-from cropland.data.prepare import summary_path
-from cropland.inference.checkpoint import run_folder_of
+from cropland.data.prepare import prepare_summary_path
+from cropland.inference.model_loading import run_folder_of
 from cropland.models.networks import network_class
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def _training_data(run_folder: Path | None, unavailable: dict[str, str]) -> dict
     }
     summary = None
     if settings.get("path"):
-        file = summary_path(_as_run_saw_it(Path(settings["path"]), run_folder))
+        file = prepare_summary_path(_as_run_saw_it(Path(settings["path"]), run_folder))
         if file.is_file():
             # Counts only: the lists of skipped files can be long and name local paths.
             content = json.loads(file.read_text())

@@ -21,22 +21,20 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 from rich.progress import track
-from torch.utils.data import DataLoader
 
-from cropland.data.channels import channel_indices, sensors_of_channels
+from cropland.data.channels import sensors_of_channels
+from cropland.data.datamodule import (
+    LOADER_SETTINGS,
+    CropSequenceDataModule,
+    check_loader_settings,
+)
 from cropland.data.layout import IMAGE_SIZE, parse_patch_name
-from cropland.data.prepare import prepare_dataset, summary_path
+from cropland.data.prepare import prepare_dataset, prepare_summary_path
 from cropland.data.prepared_file import PreparedFile, is_prepared_file
 from cropland.data.published_hdf5 import PublishedFile
-from cropland.data.sequence_dataset import (
-    CropSequenceDataset,
-    channel_statistics,
-    pad_sequences,
-    to_unit_range,
-)
 from cropland.errors import CroplandError
-from cropland.evaluation.model_loading import load_model, wrap_published
-from cropland.evaluation.predictions import predict
+from cropland.inference.batch_prediction import predict
+from cropland.inference.model_loading import load_model, wrap_published
 from cropland.io import refuse_to_replace, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,9 @@ def predict_to_csv(cfg: DictConfig) -> Path:
     """
     output = Path(cfg.output) if cfg.output else Path(cfg.paths.output_dir) / "predictions.csv"
     source = Path(cfg.input)
-    _check_settings(cfg, output)
+    if output.is_dir():
+        raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/pred.csv")
+    loader_settings = _loader_settings(cfg.data)
     summary_file = input_summary_path(output)
     outputs = {"output": output}
     if not is_prepared_file(source):  # a tree or the published file: its summary goes beside
@@ -60,21 +60,21 @@ def predict_to_csv(cfg: DictConfig) -> Path:
     loaded = load_model(cfg.ckpt_path)
     sensors = sensors_of_channels(loaded.channels)
     with _prepared(source, sensors, cfg.progress, summary_file) as (path, summary):
-        prepared = PreparedFile(path)
-        _check_input(prepared, loaded.channels, cfg.input, loaded.path)
-        indices = channel_indices(sensors, prepared.channels)
-        everything = np.arange(len(prepared.sequences))
-        dataset = CropSequenceDataset(
-            path, prepared.records, prepared.sequences, everything, indices
+        datamodule = CropSequenceDataModule(
+            path=str(path), **loader_settings, **loaded.data_settings()
         )
+        prepared = datamodule.prepared_file
+        _check_input(prepared, loaded.channels, cfg.input, loaded.path)
+        datamodule.setup("predict")
         model = loaded.classifier
         if model is None:
             # The published recipe standardized with statistics over all the data it saw.
-            mean, std = channel_statistics(dataset)
+            mean, std = datamodule.channel_mean, datamodule.channel_std
             model = wrap_published(loaded.published_net, mean.tolist(), std.tolist())
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, collate_fn=pad_sequences)
-        batches = track(loader, description="predicting", disable=not cfg.progress)
-        found = predict(model, batches, _to_model_input)
+        batches = track(
+            datamodule.predict_dataloader(), description="predicting", disable=not cfg.progress
+        )
+        found = predict(model, batches, datamodule.to_model_input)
         lost = _skipped_months(summary, source, sensors) if summary else {}
         text, rows_missing_months = _csv(found, prepared, list(model.classes), lost)
         left_out = len(set(lost) - set(_sequence_keys(prepared)))
@@ -88,30 +88,32 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         }
         write_json_atomic(summary_file, summary)
         _log_input_summary(summary, summary_file)
-    elif summary_path(source).is_file():
+    elif prepare_summary_path(source).is_file():
         log.info(
             "input=%s is a prepared file; what its preparation skipped: %s",
             source,
-            summary_path(source),
+            prepare_summary_path(source),
         )
     log.info("Wrote %d predictions to %s", len(found.index), output)
     return output
 
 
+def _loader_settings(data: DictConfig) -> dict:
+    """How ``conf/data`` says to load batches (size, workers, memory), checked before any work.
+    The data itself is ``input``; its split settings do not apply: every sequence gets a row."""
+    if data.path is not None:
+        raise CroplandError(
+            f"data.path={data.path}: predict reads input=, not data.path; give the data to "
+            "predict as input=<tree folder | .hdf5 | prepared .h5>"
+        )
+    settings = {key: data[key] for key in LOADER_SETTINGS}
+    check_loader_settings(**settings)
+    return settings
+
+
 def input_summary_path(output: Path) -> Path:
     """Where the preparation summary of the input goes (what was read, what was skipped)."""
     return output.with_name(f"{output.stem}.input_summary.json")
-
-
-def _check_settings(cfg: DictConfig, output: Path) -> None:
-    size = cfg.batch_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise CroplandError(
-            f"batch_size={size!r}: expected a whole number of sequences per batch, at least 1; "
-            "leave it out for the default, 32"
-        )
-    if output.is_dir():
-        raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/pred.csv")
 
 
 @contextlib.contextmanager
@@ -145,7 +147,7 @@ def _prepared(
                 source, converted, min_length=1, progress=progress, sensors=sensors, report=False
             )
         except CroplandError as error:
-            written = summary_path(converted)
+            written = prepare_summary_path(converted)
             if not written.is_file():
                 raise
             content = {**json.loads(written.read_text()), "destination": None}
@@ -249,10 +251,6 @@ def _check_input(source: PreparedFile, channels: list[str], given: str, ckpt: Pa
             f"input={given} holds {size}x{size} images; the model {ckpt} expects "
             f"{IMAGE_SIZE}x{IMAGE_SIZE} patches"
         )
-
-
-def _to_model_input(batch: dict) -> dict:
-    return {**batch, "image": to_unit_range(batch["image"])}
 
 
 def _csv(

@@ -59,7 +59,21 @@ def load_published_checkpoint(
     raises :class:`CroplandError` naming what is missing or mis-shaped.
     """
     path = Path(path)
-    state = _load_state_dict(path)
+    return published_from_state_dict(_load_state_dict(path), path, readout)
+
+
+def is_published_state_dict(data: dict) -> bool:
+    """Whether a loaded file is the published project's kind of state dict (its ConvLSTM's
+    parameter names), as opposed to a Lightning checkpoint or anything else."""
+    return any(str(key).startswith("convlstm.cell_list.") for key in data)
+
+
+def published_from_state_dict(
+    state: dict, path: str | os.PathLike, readout: str = "last_step"
+) -> ConvLSTMClassifier:
+    """:func:`load_published_checkpoint` for a state dict already loaded from ``path``."""
+    path = Path(path)
+    _check_tensors(path, state)
     model = published_classifier(readout)
     renamed = {_rename(key): value for key, value in state.items()}
     _check_keys(path, renamed, model.state_dict())
@@ -84,6 +98,10 @@ def _load_state_dict(path: Path) -> dict[str, Tensor]:
             f"{path} is a cropland (Lightning) checkpoint, not the published weights; load it "
             "with CropSequenceClassifier.load_from_checkpoint"
         )
+    return state
+
+
+def _check_tensors(path: Path, state: object) -> None:
     if not isinstance(state, dict):
         raise CroplandError(
             f"{path} holds a {type(state).__name__}, not a state dict of tensors; expected the "
@@ -95,7 +113,6 @@ def _load_state_dict(path: Path) -> dict[str, Tensor]:
             f"{path} is not a state dict of tensors ({', '.join(not_tensors[:5])} are not "
             "tensors); expected the published project's best_model.pth"
         )
-    return state
 
 
 def _rename(key: str) -> str:

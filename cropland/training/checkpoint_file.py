@@ -17,6 +17,7 @@ import torch
 
 from cropland.errors import CroplandError, short_reason
 from cropland.models.networks import find_hydra_keys, network_class
+from cropland.models.published import is_published_state_dict
 
 # What a checkpoint's hyperparameters must hold to rebuild the model without its config.
 REQUIRED_HPARAMS = ("net", "classes", "channels", "channel_mean", "channel_std")
@@ -30,24 +31,37 @@ _EXAMPLE = "outputs/train/runs/<time>/checkpoints/last.ckpt"
 def read_checkpoint(ckpt_path: str | os.PathLike) -> dict[str, Any]:
     """The checkpoint's contents (loaded on the CPU with ``weights_only=True``), checked to be a
     Lightning checkpoint of a :class:`CropSequenceClassifier`."""
+    return check_checkpoint(load_weights_only(ckpt_path), ckpt_path)
+
+
+def load_weights_only(ckpt_path: str | os.PathLike) -> Any:
+    """Whatever ``ckpt_path`` holds, loaded on the CPU with ``weights_only=True`` (so it can
+    hold tensors and plain values only, never code); one-line errors for a missing file, a
+    folder or a file torch cannot load that way."""
     path = Path(ckpt_path)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
         raise CroplandError(f"ckpt_path={path} {what}; give a checkpoint file such as {_EXAMPLE}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load fails in many ways (EOF, KeyError, zip errors, ...)
         raise CroplandError(
             f"ckpt_path={path} is not a PyTorch checkpoint that loads with weights_only=True "
             f"({short_reason(error)}); give a .ckpt written by scripts/train.py"
         ) from error
+
+
+def check_checkpoint(checkpoint: Any, ckpt_path: str | os.PathLike) -> dict[str, Any]:
+    """``checkpoint`` (from :func:`load_weights_only`) if it is a Lightning checkpoint of a
+    :class:`CropSequenceClassifier` whose hyperparameters are plain data; else one line."""
+    path = Path(ckpt_path)
     if not isinstance(checkpoint, dict):
         raise CroplandError(
             f"ckpt_path={path} holds a {type(checkpoint).__name__}, not a Lightning checkpoint; "
             "give a .ckpt written by scripts/train.py"
         )
     if "state_dict" not in checkpoint or "pytorch-lightning_version" not in checkpoint:
-        if _is_published_state_dict(checkpoint):
+        if is_published_state_dict(checkpoint):
             raise CroplandError(
                 f"ckpt_path={path} is the published project's best_model.pth (a plain state "
                 "dict), not a cropland checkpoint; load it with "
@@ -84,7 +98,3 @@ def check_hyperparameters(hparams: dict[str, Any], where: str) -> None:
                 f"{where} holds {', '.join(suspicious)}: only plain values are allowed; "
                 "refusing to load it"
             )
-
-
-def _is_published_state_dict(data: dict) -> bool:
-    return any(str(key).startswith("convlstm.cell_list.") for key in data)

@@ -15,12 +15,13 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 
-from cropland.data.layout import MONTHS
-from cropland.data.prepared_file import PreparedFile
+from cropland.data.layout import MONTHS, UNKNOWN_CLASS
 from cropland.data.sequence_dataset import pad_sequences
+from cropland.display_stretch import rgb_display_gain, rgb_for_display
 from cropland.plotting import plt
 
-_SHOWN_CHANNELS = ("red", "green", "blue", "ndvi")
+# Whatever channels the model uses, the figures show red, green, blue and NDVI.
+_SHOWN_SENSORS = ("RGB", "NDVI")
 
 
 class ValidationSequenceFigures(L.Callback):
@@ -33,8 +34,9 @@ class ValidationSequenceFigures(L.Callback):
     def __init__(self, num_sequences: int = 6, seed: int = 0) -> None:
         self.num_sequences = num_sequences
         self.seed = seed
-        self._chosen: list[int] | None = None
-        self._shown: list[np.ndarray] | None = None  # their RGB and NDVI, read once
+        # The chosen sequences as the model sees them and their RGB and NDVI, read once.
+        self._samples: list[dict] | None = None
+        self._shown: list[np.ndarray] | None = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
@@ -44,11 +46,13 @@ class ValidationSequenceFigures(L.Callback):
         dataset = datamodule.datasets.get("val")
         if dataset is None or len(dataset) == 0:
             return
-        if self._chosen is None:
-            self._chosen = _pick_per_class(dataset.labels, self.num_sequences, self.seed)
-        samples = [dataset[i] for i in self._chosen]
-        if self._shown is None:
-            self._shown = _shown_pixels(datamodule.path, [int(s["index"]) for s in samples])
+        if self._samples is None:
+            positions = _pick_per_class(dataset.labels, self.num_sequences, self.seed)
+            chosen = [int(dataset.indices[i]) for i in positions]
+            self._samples = datamodule.read_sequences(chosen)
+            shown = datamodule.read_sequences(chosen, list(_SHOWN_SENSORS))
+            self._shown = [sample["image"].numpy() for sample in shown]
+        samples = self._samples
         batch = datamodule.on_after_batch_transfer(pad_sequences(samples), 0)
         with torch.no_grad():
             logits = pl_module(
@@ -68,7 +72,7 @@ def _pick_per_class(labels: np.ndarray, count: int, seed: int) -> list[int]:
     rng = np.random.default_rng(seed)
     pools = {
         label: list(rng.permutation(np.flatnonzero(labels == label)))
-        for label in np.unique(labels[labels >= 0])
+        for label in np.unique(labels[labels != UNKNOWN_CLASS])
     }
     chosen: list[int] = []
     while len(chosen) < count and any(pools.values()):
@@ -76,25 +80,6 @@ def _pick_per_class(labels: np.ndarray, count: int, seed: int) -> list[int]:
             if pool and len(chosen) < count:
                 chosen.append(int(pool.pop()))
     return chosen
-
-
-def _shown_pixels(path, sequence_indices: list[int]) -> list[np.ndarray]:
-    """RGB and NDVI of each sequence, read from the file whatever channels the model uses."""
-    source = PreparedFile(path)
-    channels = [source.channels.index(c) for c in _SHOWN_CHANNELS]
-    sequences = source.sequences
-    return [
-        source.read_records(sequences.start[i], sequences.start[i] + sequences.length[i], channels)
-        for i in sequence_indices
-    ]
-
-
-def _stretch(rgb: np.ndarray) -> np.ndarray:
-    """(3, H, W) uint8 -> (H, W, 3) floats for display; real patches are dark, so stretch
-    each one between its 2nd and 98th percentiles."""
-    image = rgb.transpose(1, 2, 0).astype(np.float32)
-    low, high = np.percentile(image, [2, 98])
-    return np.clip((image - low) / max(high - low, 1.0), 0, 1)
 
 
 def sequence_figure(
@@ -110,6 +95,8 @@ def sequence_figure(
         layout="constrained",
         gridspec_kw={"width_ratios": [1] * len(MONTHS) + [1.6]},
     )
+    # One gain for the whole figure, so its months and sequences stay comparable.
+    gain = rgb_display_gain(pixels[:, :3] for pixels in shown)
     for row, (pixels, sample, probs) in enumerate(zip(shown, samples, probabilities, strict=True)):
         months = sample["months"].tolist()
         for column, month in enumerate(MONTHS):
@@ -119,10 +106,10 @@ def sequence_figure(
             if row == 0:
                 ax.set_title(calendar.month_abbr[month])
             if month in months:
-                ax.imshow(_stretch(pixels[months.index(month), :3]))
+                ax.imshow(rgb_for_display(pixels[months.index(month), :3], gain))
         label = int(sample["label"])
         predicted = int(probs.argmax())
-        axes[row, 0].set_ylabel(classes[label] if label >= 0 else "unknown", fontsize=9)
+        axes[row, 0].set_ylabel(classes[label] if label != UNKNOWN_CLASS else "unknown", fontsize=9)
         curve = axes[row, -1]
         # Index PNGs store uint8(index * 255).
         ndvi = pixels[:, 3].reshape(len(months), -1).mean(axis=1) / 255
@@ -133,7 +120,7 @@ def sequence_figure(
         curve.set_ylabel("mean NDVI", fontsize=8)
         verdict = "right" if predicted == label else "wrong"
         curve.set_title(
-            f"true {classes[label] if label >= 0 else '?'}\n"
+            f"true {classes[label] if label != UNKNOWN_CLASS else '?'}\n"
             f"predicted {classes[predicted]} ({probs[predicted]:.2f}, {verdict})",
             fontsize=8,
             color="black" if verdict == "right" else "tab:red",
