@@ -1,12 +1,15 @@
 """Peak memory of preparing the published HDF5, for two input sizes side by side.
 
-    .venv/bin/python scripts/benchmark_prepare_memory.py [--points 300 1200] [--workdir DIR]
+    .venv/bin/python -m benchmarks.prepare_memory [--points 300 1200] [--workdir DIR]
 
-For each size: generate a synthetic tree, write it in the published format (with the writer the
-tests use, tests/published_format.py), and convert that file in a fresh subprocess that reports
-its own peak RSS after importing everything and after converting. Streaming preparation should
-make the peak grow far less than the input does; the last line gives the ratio of the two
-growths.
+(from the repository root: ``-m`` puts it on the import path, so ``benchmarks.published_format``
+is found without installing ``benchmarks/``).
+
+For each size: generate a synthetic tree, write it in the published format (with
+benchmarks/published_format.py, the writer the tests use too), and convert that file in a fresh
+subprocess that reports its own peak RSS after importing everything and after converting.
+Streaming preparation should make the peak grow far less than the input does; the last line
+gives the ratio of the two growths.
 
 The peak is the child's ``VmHWM`` from ``/proc/self/status`` (Linux only): ``ru_maxrss`` would
 not do, since Linux carries the parent's peak at fork time over into the child's across exec.
@@ -22,13 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The published-format writer is test tooling and lives in tests/; import it from the checkout.
-sys.path.insert(0, str(PROJECT_ROOT))
+from benchmarks.published_format import write_published_from_tree
+from cropland.data.layout import CHANNELS, IMAGE_SIZE
+from cropland.data.synthetic import generate_tree
 
-from cropland.data.layout import CHANNELS, IMAGE_SIZE  # noqa: E402
-from cropland.data.synthetic import generate_tree  # noqa: E402
-from tests.published_format import write_published_from_tree  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in the child: peak RSS after the imports, then after the conversion.
 _CONVERT = """

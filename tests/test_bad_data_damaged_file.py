@@ -15,7 +15,7 @@ import torch
 from cropland.data.prepared_file import DamagedFileError, PreparedFile
 from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences
 from cropland.data.splits import VAL, assign_splits
-from tests.conftest import TINY_TRAINING, TrainedRun, call_script
+from tests.script_runs import TINY_TRAINING, TrainedRun, call_script
 
 
 def damage_sequence(path: Path, sequence: int) -> None:

@@ -29,7 +29,7 @@ from cropland.data.prepared_file import (
     write_prepared_file,
 )
 from cropland.errors import CroplandError
-from tests.conftest import PROJECT_ROOT
+from tests.script_runs import PROJECT_ROOT
 
 
 def run_prepare_with_file_size_limit(limit: int, *overrides: str) -> subprocess.CompletedProcess:

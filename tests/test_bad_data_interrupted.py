@@ -20,14 +20,14 @@ import pytest
 from cropland.data.hdf5_write_sink import signals_held_back
 from cropland.data.prepared_file import PreparedFile
 from cropland.io import owner_of_temp
-from tests.conftest import PROJECT_ROOT
-from tests.test_prepare import run_prepare
+from tests.prepare_runs import run_prepare
+from tests.script_runs import PROJECT_ROOT
 
 # scripts/prepare.py, run as a user runs it, but writing slowly (a short sleep per batch of 4
 # records) so that a signal sent once its temp file shows up lands during the write.
 SLOW_PREPARE = """
 import runpy, sys, time
-import cropland.data.prepare as prepare
+import cropland.data.prepare.writer as prepare
 decode = prepare._decode_batch
 def slow_decode(records, pngs):
     time.sleep(0.02)

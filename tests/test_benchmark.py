@@ -9,12 +9,11 @@ import statistics
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from cropland.models.networks import build_network
-from tests.conftest import PROJECT_ROOT, call_script, run_script
+from tests.hydra_configs import compose_config
+from tests.script_runs import PROJECT_ROOT, call_script, run_script
 
 QUICK = [
     "trainer.max_epochs=2",
@@ -26,14 +25,8 @@ QUICK = [
 ]
 
 
-def _compose(config_name: str, overrides: list[str]):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        return compose(config_name, overrides=overrides, return_hydra_config=True)
-
-
 def _sweep(config_name: str, overrides: list[str]) -> dict[str, list[str]]:
-    cfg = _compose(config_name, overrides)
+    cfg = compose_config(config_name, *overrides, return_hydra_config=True)
     return {key: value.split(",") for key, value in cfg.hydra.sweeper.params.items()}
 
 
@@ -48,7 +41,9 @@ def test_the_benchmark_sweeps_every_model_seeds_channel_sets_data_sets_and_split
     # The province split needs its test province, in every data set swept.
     for data in sweep["data"]:
         for config, experiment in (("train", "benchmark"), ("train_forest", "benchmark_forest")):
-            cfg = _compose(config, [f"experiment={experiment}", f"data={data}"])
+            cfg = compose_config(
+                config, f"experiment={experiment}", f"data={data}", return_hydra_config=True
+            )
             assert cfg.data.test_province == "SK"
     forest = _sweep("train_forest", ["experiment=benchmark_forest"])
     assert {k: v for k, v in forest.items() if k != "forest.seed"} == {

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from cropland.errors import CroplandError
-from cropland.inference.checkpoint import load_classifier
+from cropland.inference.model_loading import load_classifier
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.resume import resume_checkpoint
-from tests.conftest import TINY_TRAINING, call_script
+from tests.script_runs import TINY_TRAINING, call_script
 
 PRECIOUS = "a file the checkpoint must not touch\n"
 

@@ -3,12 +3,11 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf, open_dict
 
 from cropland.data.synthetic import synthetic_file_name
-from tests.conftest import PROJECT_ROOT
+from tests.hydra_configs import compose_config
+from tests.script_runs import PROJECT_ROOT
 
 GROUPS = [
     "data",
@@ -30,14 +29,8 @@ OPTIONS = [
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_resolves(group, option):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[f"{group}={option}", "data.path=x.h5"]
-            if group == "data"
-            else [f"{group}={option}"],
-        )
+    extra = ["data.path=x.h5"] if group == "data" else []
+    cfg = compose_config("train", f"{group}={option}", *extra)
     with open_dict(cfg):
         cfg.paths.output_dir = "out"  # set by Hydra at run time
     OmegaConf.resolve(cfg)
@@ -45,7 +38,5 @@ def test_option_composes_and_resolves(group, option):
 
 
 def test_synthetic_default_path_is_the_name_the_datamodule_generates():
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["data.synthetic.num_points=77", "data.synthetic.seed=5"])
+    cfg = compose_config("train", "data.synthetic.num_points=77", "data.synthetic.seed=5")
     assert Path(cfg.data.path).name == synthetic_file_name(num_points=77, seed=5)

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -25,12 +23,13 @@ from cropland.data.prepared_file import (
     SequenceTable,
     write_prepared_file,
 )
-from cropland.data.splits import SPLIT_NAMES, UNKNOWN_LABEL, assign_splits
+from cropland.data.splits import NO_SPLIT, SPLIT_NAMES, assign_splits
 from cropland.describe import tables
 from cropland.describe.describe import describe
 from cropland.describe.pixel_statistics import channel_histograms
 from cropland.errors import CroplandError
-from tests.conftest import PROJECT_ROOT, run_script
+from tests.hydra_configs import compose_config
+from tests.script_runs import run_script
 
 SUMMARY_FIGURES = ["class_counts", "sequence_lengths", "months", "channel_distributions"]
 
@@ -161,9 +160,7 @@ def test_figures_go_to_tensorboard_of_the_run_and_of_an_existing_run(described, 
 
 
 def _compose(tmp_path: Path, *overrides: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("describe", overrides=["progress=false", *overrides])
+    cfg = compose_config("describe", "progress=false", *overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path / "run")  # set by Hydra at run time
     return cfg
@@ -232,7 +229,7 @@ def _file_with_an_unknown_crop(path: Path) -> PreparedFile:
 def test_unknown_crop_sequences_are_counted_apart(tmp_path):
     source = _file_with_an_unknown_crop(tmp_path / "unknown.h5")
     split_ids = assign_splits(source.sequences, "stratified", 0.1, 0.1, seed=0)
-    assert split_ids.tolist() == [0, 0, UNKNOWN_LABEL]
+    assert split_ids.tolist() == [0, 0, NO_SPLIT]
     counts = tables.class_counts(source.sequences.label, split_ids, source.classes)
     assert counts["train"]["BARLEY"] == counts["train"]["CANOLA"] == 1
     assert sum(sum(c.values()) for c in counts.values()) == 2

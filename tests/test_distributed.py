@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from cropland.data.datamodule import CropSequenceDataModule
-from tests.conftest import PROJECT_ROOT, run_script
+from tests.hydra_configs import compose_config
+from tests.script_runs import PROJECT_ROOT, run_script
 
 TWO_CPU_PROCESSES = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"]
 
@@ -105,10 +104,7 @@ def test_slurm_example_composes_a_multi_node_ddp_run(monkeypatch):
     assert "srun" in script and "CROPLAND_RUN_NAME" in script
     nodes = int(re.search(r"#SBATCH --nodes=(\d+)", script).group(1))
     tasks = int(re.search(r"#SBATCH --ntasks-per-node=(\d+)", script).group(1))
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "data.path=ca19.h5"])
-    GlobalHydra.instance().clear()
+    cfg = compose_config("train", *overrides, "data.path=ca19.h5")
     assert cfg.trainer.strategy == "ddp"
     assert cfg.trainer.num_nodes == nodes and cfg.trainer.devices == tasks
 

@@ -10,9 +10,9 @@ import torch
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.evaluation.bootstrap import bootstrap_intervals
-from cropland.evaluation.predictions import predict
-from cropland.inference.checkpoint import load_classifier
-from tests.conftest import PUBLISHED_WEIGHTS, call_script, run_script
+from cropland.inference.batch_prediction import predict
+from cropland.inference.model_loading import load_classifier
+from tests.script_runs import PUBLISHED_WEIGHTS, call_script, run_script
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import pytest
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.evaluation.bootstrap import bootstrap_intervals
 from cropland.evaluation.early_season import CUTOFFS
-from cropland.evaluation.predictions import predict
-from cropland.inference.checkpoint import load_classifier
-from tests.conftest import call_script
-from tests.test_predict_outputs import RecordingModel, assert_refused
+from cropland.inference.batch_prediction import predict
+from cropland.inference.model_loading import load_classifier
+from tests.recording_model import RecordingModel
+from tests.refusals import assert_refused
+from tests.script_runs import call_script
 
 
 @pytest.mark.parametrize(

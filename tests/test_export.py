@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pytest
 import torch
 
 from cropland.data.layout import IMAGE_SIZE, MONTHS
-from cropland.data.prepare import summary_path
+from cropland.data.prepare import prepare_summary_path
 from cropland.errors import CroplandError
 from cropland.inference import load_classifier, run_folder_of
 from cropland.inference.export import (
@@ -32,52 +31,23 @@ from cropland.inference.scan_encoder import ScanConvLSTMEncoder
 from cropland.io import TEMP_MARK
 from cropland.models import ConvLSTMEncoder
 from cropland.training.module import CropSequenceClassifier
-from tests.conftest import PUBLISHED_WEIGHTS, TrainedRun, call_script, run_script
+from tests.exported_files import onnx_runner, torchscript_runner
+from tests.script_runs import PUBLISHED_WEIGHTS, TrainedRun, call_script, run_script
+from tests.tiny_classifier import CHANNELS, CLASSES, classifier_around
 
 onnxruntime = pytest.importorskip("onnxruntime")  # installed by scripts/setup.sh (export extra)
 
-CHANNELS = ["red", "green", "blue", "ndvi45"]
-CLASSES = ["BARLEY", "CANOLA", "CORN"]
-
 
 def classifier(month_encoding: bool) -> CropSequenceClassifier:
-    torch.manual_seed(0)
-    return CropSequenceClassifier(
-        net={
+    return classifier_around(
+        {
             "_target_": "cropland.models.convlstm.ConvLSTMClassifier",
             "hidden_channels": [4, 6],
             "kernel_sizes": [3, 3],
             "month_encoding": month_encoding,
             "downsample": 3,
-        },
-        optimizer={},
-        classes=CLASSES,
-        channels=CHANNELS,
-        channel_mean=[0.2, 0.3, 0.25, 0.4],
-        channel_std=[0.05, 0.1, 0.07, 0.2],
-    ).eval()
-
-
-def onnx_runner(path: Path):
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-    def run(image, lengths, months):
-        feed = {"image": image.numpy(), "lengths": lengths.numpy(), "months": months.numpy()}
-        return torch.from_numpy(session.run(["logits"], feed)[0])
-
-    return run
-
-
-def torchscript_runner(path: Path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        module = torch.jit.load(str(path))
-
-    def run(image, lengths, months):
-        with torch.no_grad():
-            return module(image, lengths, months)
-
-    return run
+        }
+    )
 
 
 def assert_matches_pytorch(run, model: CropSequenceClassifier) -> None:
@@ -213,7 +183,7 @@ def test_model_card_describes_inputs_training_data_and_test_metrics(exported, pr
     assert config["path"] == str(prepared_file)
     assert config["channels"] == "rgb_ndvi45_gndvi"
     assert config["split"] == "stratified" and config["seed"] == 42
-    summary = json.loads(summary_path(prepared_file).read_text())
+    summary = json.loads(prepare_summary_path(prepared_file).read_text())
     assert card["training_data"]["prepared_file_summary"]["sequences"] == summary["sequences"]
     assert "skipped" not in card["training_data"]["prepared_file_summary"]
 

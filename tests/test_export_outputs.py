@@ -8,9 +8,10 @@ import pytest
 import cropland.inference.export as exporting
 from cropland.inference.export import card_path_for, export_checkpoint
 from cropland.io import TEMP_MARK
-from tests.conftest import call_script
-from tests.test_export import torchscript_runner
-from tests.test_predict_outputs import assert_refused, contents, dead_pid
+from tests.exported_files import torchscript_runner
+from tests.refusals import assert_refused
+from tests.script_runs import call_script
+from tests.written_files import contents, dead_pid
 
 
 def run_export(checkpoint, output, *extra):

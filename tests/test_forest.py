@@ -9,7 +9,7 @@ import numpy as np
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.layout import MONTHS
 from cropland.training.forest import month_channel_means
-from tests.conftest import call_script
+from tests.script_runs import call_script
 
 
 def test_features_are_centre_means_per_month_and_missing_months_are_nan(prepared_file):

@@ -6,19 +6,15 @@ import csv
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from cropland.models.networks import build_network
-from tests.conftest import PROJECT_ROOT, TINY_TRAINING, run_script
+from tests.hydra_configs import compose_config
+from tests.script_runs import PROJECT_ROOT, TINY_TRAINING, run_script
 
 
 def _launcher(option: str):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"hydra/launcher={option}"], return_hydra_config=True)
-    GlobalHydra.instance().clear()
+    cfg = compose_config("train", f"hydra/launcher={option}", return_hydra_config=True)
     return cfg.hydra.launcher
 
 
@@ -50,14 +46,9 @@ def test_joblib_multirun_runs_jobs_in_parallel_and_summarizes_them(prepared_file
 
 
 def test_optuna_search_composes_over_lr_weight_decay_widths_and_dropout():
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=["hparams_search=convlstm_optuna", "search.first_width=16"],
-            return_hydra_config=True,
-        )
-    GlobalHydra.instance().clear()
+    cfg = compose_config(
+        "train", "hparams_search=convlstm_optuna", "search.first_width=16", return_hydra_config=True
+    )
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
     assert set(sweeper.params) == {
@@ -81,13 +72,8 @@ MODELS = sorted(
 def test_every_model_has_an_optuna_search_whose_draws_build_its_network(model):
     search = PROJECT_ROOT / "conf" / "hparams_search" / f"{model}_optuna.yaml"
     assert search.is_file(), f"no hparams_search={model}_optuna"
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train", overrides=[f"hparams_search={model}_optuna"], return_hydra_config=True
-        )
-        drawn = dict(cfg.hydra.sweeper.params)
-    GlobalHydra.instance().clear()
+    cfg = compose_config("train", f"hparams_search={model}_optuna", return_hydra_config=True)
+    drawn = dict(cfg.hydra.sweeper.params)
     assert cfg.hydra.runtime.choices.model == model
     assert {"optimizer.lr", "optimizer.weight_decay", "model.net.dropout"} <= set(drawn)
     widths = [key for key in drawn if key.startswith("search.")]
@@ -97,10 +83,7 @@ def test_every_model_has_an_optuna_search_whose_draws_build_its_network(model):
         overrides = [f"hparams_search={model}_optuna"] + [
             f"{key}={pick(_choices(drawn[key]))}" for key in widths
         ]
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-            net = compose("train", overrides=overrides).model.net
-        GlobalHydra.instance().clear()
+        net = compose_config("train", *overrides).model.net
         built = build_network(
             OmegaConf.to_container(net, resolve=True), "model.net", in_channels=5, num_classes=10
         )

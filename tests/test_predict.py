@@ -1,52 +1,21 @@
 """scripts/predict.py on unlabelled trees, the published HDF5 and prepared files."""
 
 import csv
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cropland.data.layout import CLASSES, parse_patch_name
+from benchmarks.published_format import write_published_from_tree
+from cropland.data.layout import CLASSES
 from cropland.data.prepared_file import PreparedFile
-from tests.conftest import call_script
-from tests.published_format import write_published_from_tree
-
-MODEL_SENSORS = ("RGB", "NDVI45", "GNDVI")  # what the tiny trained run uses
+from tests.predict_runs import run_predict, unlabelled_tree
+from tests.script_runs import call_script
 
 
 def _read(path):
     with open(path) as f:
         return list(csv.DictReader(f))
-
-
-def _unlabelled_tree(synthetic_tree, root, sensors=MODEL_SENSORS, points=12):
-    """The first ``points`` points of the synthetic tree as new data: <SENSOR>/<patch>, no
-    split or class folders, no crop in the names, only the model's sensors."""
-    keep = sorted({parse_patch_name(p.name).point for p in synthetic_tree.glob("RGB/*/*/*.png")})
-    keep = set(keep[:points])
-    for sensor in sensors:
-        (root / sensor).mkdir(parents=True)
-        for path in (synthetic_tree / sensor).glob("*/*/*.png"):
-            name = parse_patch_name(path.name)
-            if name.point in keep:
-                bare = path.name.replace(f"_{name.crop}_", "_")
-                shutil.copy(path, root / sensor / bare)
-    return keep
-
-
-def run_predict(checkpoint, source, output, *extra):
-    """scripts/predict.py as a user runs it; Hydra's run folder goes beside ``output``."""
-    hydra_dir = Path(output).parent / "hydra"
-    return call_script(
-        "predict.py",
-        f"ckpt_path={checkpoint}",
-        f"input={source}",
-        f"output={output}",
-        f"hydra.run.dir={hydra_dir}",
-        *extra,
-    )
 
 
 def _predict(checkpoint, source, output, *extra):
@@ -62,7 +31,7 @@ def _predict_fails(checkpoint, source, output):
 
 
 def test_unlabelled_tree_gets_one_row_per_sequence(trained_run, synthetic_tree, tmp_path):
-    points = _unlabelled_tree(synthetic_tree, tmp_path / "new")
+    points = unlabelled_tree(synthetic_tree, tmp_path / "new")
     rows = _predict(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
     assert {int(r["point"]) for r in rows} == points  # every point, even with one image
     assert list(rows[0])[:8] == [
@@ -112,14 +81,14 @@ def test_same_sequences_give_the_same_probabilities_from_any_input(
 
 
 def test_missing_sensor_folder_names_what_the_model_needs(trained_run, synthetic_tree, tmp_path):
-    _unlabelled_tree(synthetic_tree, tmp_path / "new", sensors=("RGB", "GNDVI"), points=3)
+    unlabelled_tree(synthetic_tree, tmp_path / "new", sensors=("RGB", "GNDVI"), points=3)
     result = _predict_fails(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")
     assert "has no NDVI45 folder; the model needs patches of RGB, NDVI45, GNDVI" in result.stderr
     assert not (tmp_path / "pred.csv").exists()
 
 
 def test_wrong_image_size_names_a_file_and_the_expected_size(trained_run, synthetic_tree, tmp_path):
-    _unlabelled_tree(synthetic_tree, tmp_path / "new", points=2)
+    unlabelled_tree(synthetic_tree, tmp_path / "new", points=2)
     for path in (tmp_path / "new").glob("*/*.png"):
         Image.open(path).resize((64, 64)).save(path)
     result = _predict_fails(trained_run.best_checkpoint, tmp_path / "new", tmp_path / "pred.csv")

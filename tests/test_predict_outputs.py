@@ -7,50 +7,22 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from collections import Counter
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
-from torch import nn
 
 import cropland.inference.predict as pipeline
+from benchmarks.published_format import rows_from_tree, write_published_file
 from cropland.data.layout import parse_patch_name
 from cropland.data.prepared_file import PreparedFile
-from cropland.evaluation.predictions import predict
+from cropland.inference.batch_prediction import predict
 from cropland.io import TEMP_MARK
-from tests.conftest import PROJECT_ROOT
-from tests.published_format import rows_from_tree, write_published_file
-from tests.test_predict import _unlabelled_tree, run_predict
-
-
-def assert_refused(result: subprocess.CompletedProcess, *expected: str) -> str:
-    """Exit status 2 and one ``error:`` line holding every ``expected`` text; returns it."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
-
-
-def contents(folder) -> dict[str, bytes]:
-    """Every file under ``folder`` (Hydra's run folder aside), by relative path, with its bytes."""
-    return {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and "hydra" not in path.relative_to(folder).parts
-    }
-
-
-def dead_pid() -> int:
-    """The id of a process that has ended (a child, waited for)."""
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
+from tests.hydra_configs import compose_config
+from tests.predict_runs import run_predict, unlabelled_tree
+from tests.recording_model import RecordingModel
+from tests.refusals import assert_refused
+from tests.written_files import contents, dead_pid
 
 
 def test_existing_output_is_refused_and_left_as_it_was(trained_run, prepared_file, tmp_path):
@@ -63,7 +35,7 @@ def test_existing_output_is_refused_and_left_as_it_was(trained_run, prepared_fil
 
 
 def test_existing_input_summary_is_refused_too(trained_run, synthetic_tree, tmp_path):
-    _unlabelled_tree(synthetic_tree, tmp_path / "new", points=2)
+    unlabelled_tree(synthetic_tree, tmp_path / "new", points=2)
     summary = tmp_path / "pred.input_summary.json"
     summary.write_text("{}\n")
     before = contents(tmp_path)
@@ -111,9 +83,9 @@ def test_output_that_is_the_checkpoint_is_refused_even_with_overwrite(
 
 def test_batch_size_zero_is_refused(trained_run, prepared_file, tmp_path):
     result = run_predict(
-        trained_run.best_checkpoint, prepared_file, tmp_path / "p.csv", "batch_size=0"
+        trained_run.best_checkpoint, prepared_file, tmp_path / "p.csv", "data.batch_size=0"
     )
-    assert_refused(result, "batch_size=0", "at least 1")
+    assert_refused(result, "data.batch_size=0", "at least 1")
     assert contents(tmp_path) == {}
 
 
@@ -128,7 +100,7 @@ def test_stale_temp_file_of_a_killed_run_is_removed(trained_run, prepared_file, 
 
 
 def test_skipped_images_are_counted_and_their_months_named(trained_run, synthetic_tree, tmp_path):
-    points = sorted(_unlabelled_tree(synthetic_tree, tmp_path / "new", points=6))
+    points = sorted(unlabelled_tree(synthetic_tree, tmp_path / "new", points=6))
     tree = tmp_path / "new"
     # One wrong-size image of a point with several months: that month goes, the row stays.
     by_point = {}
@@ -175,19 +147,6 @@ def test_skipped_images_are_counted_and_their_months_named(trained_run, syntheti
     assert "cropland-predict-" not in printed
 
 
-class RecordingModel(nn.Module):
-    """Passes calls on to ``model``, keeping each call's lengths and time steps."""
-
-    def __init__(self, model: nn.Module, calls: list[tuple[list[int], int]]) -> None:
-        super().__init__()
-        self.model = model
-        self.calls = calls
-
-    def forward(self, image, lengths, months):
-        self.calls.append((lengths.tolist(), image.shape[1]))
-        return self.model(image, lengths, months)
-
-
 def test_predict_sends_the_model_only_lengths_from_1_to_the_time_steps(
     trained_run, synthetic_tree, tmp_path, monkeypatch
 ):
@@ -199,7 +158,7 @@ def test_predict_sends_the_model_only_lengths_from_1_to_the_time_steps(
         return predict(RecordingModel(model, calls), *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "predict", recording)
-    points = _unlabelled_tree(synthetic_tree, tmp_path / "new", points=30)
+    points = unlabelled_tree(synthetic_tree, tmp_path / "new", points=30)
     # One point with a single image: the shortest sequence there can be.
     single = min(points)
     dates = sorted(
@@ -212,13 +171,10 @@ def test_predict_sends_the_model_only_lengths_from_1_to_the_time_steps(
         f"ckpt_path={trained_run.best_checkpoint}",
         f"input={tmp_path / 'new'}",
         f"output={tmp_path / 'pred.csv'}",
-        "batch_size=7",
+        "data.batch_size=7",
         "progress=false",
     ]
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("predict", overrides=overrides)
-    pipeline.predict_to_csv(cfg)
+    pipeline.predict_to_csv(compose_config("predict", *overrides))
 
     sent = [length for lengths, _ in calls for length in lengths]
     assert {1, 5} <= set(sent)  # the shortest and longest sequences were sent

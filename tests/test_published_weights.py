@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from cropland.errors import CroplandError
 from cropland.models import load_published_checkpoint
-from tests.conftest import PUBLISHED_WEIGHTS
+from tests.script_runs import PUBLISHED_WEIGHTS
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from cropland.data.layout import IMAGE_SIZE
 from cropland.data.png_tree import read_patch
-from tests.conftest import REAL_PATCHES
+from tests.script_runs import REAL_PATCHES
 
 SAMPLES = REAL_PATCHES
 INDEX_SAMPLES = {"NDVI": SAMPLES / "sample_ndvi.png", "GNDVI": SAMPLES / "sample_gndvi.png"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
+from tests.script_runs import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
 
 # Four short epochs of a tiny network with every source of randomness on: shuffling, flips
 # and 90-degree turns, dropout. Enough batches that epoch 3 lasts a while to be killed in.

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, TINY_TRAINING
+from tests.script_runs import PROJECT_ROOT, TINY_TRAINING
 
 TIME_FIRST = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\w+$")
 

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.train import train
-from tests.conftest import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
+from tests.hydra_configs import run_config
+from tests.script_runs import TINY_TRAINING, call_script, run_script
 
 QUICK = [
     "model=convlstm",
@@ -28,17 +26,6 @@ QUICK = [
     "data.batch_size=4",
     "callbacks.rich_progress_bar=null",
 ]
-
-
-def _compose(overrides: list[str], output_dir: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg.hydra  # as in a real run, the task sees its config without Hydra's own
-    return cfg
 
 
 def _tags(run_dir: Path) -> tuple[set[str], set[str]]:
@@ -54,7 +41,7 @@ def _tags(run_dir: Path) -> tuple[set[str], set[str]]:
 @pytest.fixture(scope="module")
 def fitted_run(prepared_file, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("run")
-    cfg = _compose(["data=prepared", f"data.path={prepared_file}", *QUICK], out)
+    cfg = run_config("train", out, "data=prepared", f"data.path={prepared_file}", *QUICK)
     return out, train(cfg)
 
 

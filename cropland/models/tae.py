@@ -174,8 +174,9 @@ class LTAE(nn.Module):
         attention = torch.softmax(scores, dim=-1).to(x.dtype)
         # Zero values on padding: a masked step's weight is 0, but 0 * inf would be NaN.
         values = torch.where(valid[..., None], x, torch.zeros_like(x))
-        values = values.view(batch, steps, self.n_head, -1)
-        heads = torch.einsum("bht,bthd->bhd", attention, values).reshape(batch, -1)
+        # Split by the head count, not by -1 beside the batch: an empty batch has no size to infer.
+        values = values.unflatten(-1, (self.n_head, -1))
+        heads = torch.einsum("bht,bthd->bhd", attention, values).flatten(1)
         return self.out_norm(self.dropout(self.mlp(heads)))
 
 

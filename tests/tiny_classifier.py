@@ -1,0 +1,25 @@
+"""A CropSequenceClassifier around any network, with four channels, three classes and made-up
+normalization: the LightningModule the exporters and the model loader take, without training."""
+
+from __future__ import annotations
+
+import torch
+
+from cropland.training.module import CropSequenceClassifier
+
+CHANNELS = ["red", "green", "blue", "ndvi45"]
+CLASSES = ["BARLEY", "CANOLA", "CORN"]
+
+
+def classifier_around(net: dict) -> CropSequenceClassifier:
+    """The network ``net`` describes (``_target_`` and settings) inside the LightningModule, in
+    eval mode, its weights drawn from seed 0."""
+    torch.manual_seed(0)
+    return CropSequenceClassifier(
+        net=net,
+        optimizer={},
+        classes=CLASSES,
+        channels=CHANNELS,
+        channel_mean=[0.2, 0.3, 0.25, 0.4],
+        channel_std=[0.05, 0.1, 0.07, 0.2],
+    ).eval()
