@@ -60,17 +60,17 @@ class SequenceAugmentation(nn.Module):
     def _transform(self, image: Tensor, generator: torch.Generator | None) -> Tensor:
         batch = image.shape[0]
         device = image.device
+        # Each transform touches only the sequences drawn for it: transforming the whole batch
+        # and selecting afterwards did the work of four batches.
+        if self.flip or self.rotate90:
+            image = image.clone()  # the caller's batch stays as it was
         if self.flip:
             flipped = torch.rand(batch, generator=generator, device=device) < 0.5
-            image = torch.where(flipped.view(-1, 1, 1, 1, 1), image.flip(-1), image)
+            _apply_in_place(image, flipped, lambda chosen: chosen.flip(-1))
         if self.rotate90:
             turns = torch.randint(0, 4, (batch,), generator=generator, device=device)
-            rotated = image
             for k in range(1, 4):
-                rotated = torch.where(
-                    (turns == k).view(-1, 1, 1, 1, 1), image.rot90(k, dims=(-2, -1)), rotated
-                )
-            image = rotated
+                _apply_in_place(image, turns == k, lambda chosen, k=k: chosen.rot90(k, (-2, -1)))
         if self.rotation_degrees > 0 or self.translate_fraction > 0:
             image = self._affine(image, generator)
         return image
@@ -96,3 +96,10 @@ class SequenceAugmentation(nn.Module):
         grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
         moved = F.grid_sample(frames, grid, padding_mode=self.fill, align_corners=False)
         return moved.view_as(image)
+
+
+def _apply_in_place(image: Tensor, chosen: Tensor, transform) -> None:
+    """Replace the sequences of ``image`` where ``chosen`` is True by their ``transform``."""
+    index = chosen.nonzero().squeeze(1)
+    if len(index):
+        image[index] = transform(image[index])
