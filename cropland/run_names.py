@@ -24,6 +24,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from cropland.precision import default_precision
+
 TIME_FORMAT = "%Y-%m-%d_%H-%M-%S"
 ENV_RUN_NAME = "CROPLAND_RUN_NAME"
 
@@ -60,11 +62,6 @@ def _process_start_time(pid: int) -> float | None:
     # Field 22, counted after the command name, which is in parentheses and may hold spaces.
     ticks = float(stat.rsplit(")", 1)[1].split()[19])
     return boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def default_precision(accelerator: str) -> str:
-    """bf16 mixed precision on GPUs; full precision elsewhere (CPUs may emulate bf16 slowly)."""
-    return "bf16-mixed" if str(accelerator) in ("gpu", "cuda") else "32-true"
 
 
 def register_resolvers() -> None:

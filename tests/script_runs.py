@@ -87,6 +87,9 @@ TINY_TRAINING = [
     "trainer.limit_val_batches=1",
     "trainer.limit_test_batches=1",
     "trainer.accelerator=cpu",
+    # Full precision wherever bf16 is native too: these runs check behaviour, and bf16 costs
+    # time on models this small; tests/test_precision.py runs the hardware's choice.
+    "trainer.precision=32-true",
     "logger=csv",
     "callbacks.rich_progress_bar=null",
 ]

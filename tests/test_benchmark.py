@@ -20,6 +20,7 @@ QUICK = [
     "trainer.limit_train_batches=3",
     "trainer.limit_val_batches=2",
     "trainer.accelerator=cpu",
+    "trainer.precision=32-true",
     "data.batch_size=4",
     "callbacks.rich_progress_bar=null",
 ]

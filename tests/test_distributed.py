@@ -30,6 +30,7 @@ def _tiny_synthetic_run(tmp_path: Path) -> list[str]:
         "model=convlstm",
         "model.net.hidden_channels=[4,4]",
         "trainer.max_epochs=2",
+        "trainer.precision=32-true",
         "logger=csv",
         "callbacks.rich_progress_bar=null",
     ]

@@ -18,6 +18,7 @@ TINY_RUN = [
     "trainer.limit_val_batches=1",
     "trainer.limit_test_batches=1",
     "trainer.accelerator=cpu",
+    "trainer.precision=32-true",
     "data.batch_size=2",
     "callbacks.rich_progress_bar=null",
     "logger=csv",

@@ -29,6 +29,7 @@ RECIPE = [
     "trainer.limit_val_batches=2",
     "trainer.limit_test_batches=2",
     "trainer.accelerator=cpu",
+    "trainer.precision=32-true",
     "callbacks.early_stopping=null",
     "callbacks.rich_progress_bar=null",
     "callbacks.sequence_figures=null",

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from cropland.io import write_json_atomic, write_text_atomic
+from cropland.precision import why_precision
 from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.epoch_timer import EpochTimer
 from cropland.training.hparams import log_final_hparams
@@ -64,6 +65,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     timer = EpochTimer()
     callbacks.append(timer)
     loggers: list[Logger] = instantiate_group(cfg.get("logger"))
+    _log_precision(cfg.trainer)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     trainer.fit(
@@ -108,6 +110,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))
         log.info("Run folder: %s", output_dir)
     return metrics
+
+
+@rank_zero_only
+def _log_precision(trainer: DictConfig) -> None:
+    """Say which precision the run uses and whether the hardware or a setting chose it."""
+    given = OmegaConf.to_container(trainer, resolve=False).get("precision")
+    chosen_by_default = isinstance(given, str) and given.startswith("${default_precision:")
+    log.info(why_precision(str(trainer.precision), str(trainer.accelerator), chosen_by_default))
 
 
 def _check_optimizer_config(cfg: DictConfig) -> None:
