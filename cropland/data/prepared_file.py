@@ -334,20 +334,18 @@ class PreparedFile:
     ) -> Iterator[np.ndarray]:
         """The records' pixels for the given channels (default all), ``block`` records at a
         time, as uint8 arrays ``(records in block, C, H, W)``: memory holds one block."""
-        if channel_indices is None:
-            channel_indices = list(range(self.pixel_shape[1]))
-        order = sorted(set(channel_indices))  # h5py selects channels in increasing order only
-        position = [order.index(c) for c in channel_indices]
         with open_for_reading(self.path, self.source) as f:
             source = f["pixels"]
             for start in range(0, source.shape[0], block):
                 stop = min(start + block, source.shape[0])
                 try:
-                    pixels = source[start:stop, order]
+                    # Every channel, then the wanted ones in numpy: h5py's own channel selection
+                    # was 5-7x slower than reading the whole block (chunks hold one whole record).
+                    pixels = source[start:stop]
                 except _READ_ERRORS as error:
                     what = f"the pixels of records {start} to {stop - 1}"
                     raise damaged_file_error(self.path, what, error, self.source) from error
-                yield pixels[:, position]
+                yield pixels if channel_indices is None else pixels[:, channel_indices]
 
     def read_pixels(
         self, channel_indices: list[int] | None = None, block: int = 1024
