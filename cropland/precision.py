@@ -35,15 +35,22 @@ def native_bf16(accelerator: str, flags: frozenset[str] | None = None) -> bool:
     hardware here. Unknown accelerators (mps, tpu, ...) are never assumed to."""
     import torch  # here, not at import: the package is imported by scripts that never train
 
-    accelerator = str(accelerator)
-    if accelerator == "auto":
-        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    accelerator = resolved_accelerator(accelerator)
     if accelerator in ("gpu", "cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
     if accelerator == "cpu":
         flags = cpu_flags() if flags is None else flags
         return bool(flags & BF16_CPU_FLAGS) and torch.backends.mkldnn.is_available()
     return False
+
+
+def resolved_accelerator(accelerator: str) -> str:
+    """``auto`` as Lightning resolves it for us (a CUDA GPU if there is one, else the CPU)."""
+    import torch
+
+    if str(accelerator) != "auto":
+        return str(accelerator)
+    return "gpu" if torch.cuda.is_available() else "cpu"
 
 
 def default_precision(accelerator: str) -> str:
@@ -53,6 +60,7 @@ def default_precision(accelerator: str) -> str:
 
 def why_precision(precision: str, accelerator: str, chosen_by_default: bool) -> str:
     """One line for the log: the precision a run uses and what chose it."""
+    accelerator = resolved_accelerator(accelerator)
     if not chosen_by_default:
         return f"Precision {precision}: set by trainer.precision"
     if precision == BF16:
