@@ -77,7 +77,7 @@ def test_experiment_trains_on_a_prepared_file(prepared_file, tmp_path, experimen
 
 
 # What the README's recipe table (under "Real data") says, cell by cell, in config keys:
-# (row, column) -> {words the cell holds: the composed values they stand for}. The "shared"
+# (row, column) -> {words the cell holds: the composed values they stand for}. The "both"
 # row's one cell holds for both experiments. A `key=value` quoted in a cell is checked as well.
 RECIPE_TABLE = {
     ("normalization statistics", "published_convlstm"): {
@@ -175,13 +175,13 @@ RECIPE_TABLE = {
         },
         "patience 8": {"callbacks.early_stopping.patience": 8},
     },
-    ("shared", "published_convlstm"): {
+    ("both", "published_convlstm"): {
         "gradient clipping at 1": {"trainer.gradient_clip_val": 1.0},
         "batch 16": {"data.batch_size": 16},
         "up to 50 epochs": {"trainer.max_epochs": 50},
     },
 }
-SHARED_ROW = "shared"
+BOTH_ROW = "both"
 
 
 def readme_recipe_table() -> dict[tuple[str, str], str]:
@@ -210,7 +210,7 @@ def test_experiment_composes_to_the_readme_recipe(experiment):
     assert {row for row, _ in table} == {row for row, _ in RECIPE_TABLE}, "a row changed"
     config = compose_config("train", f"experiment={experiment}")
     cells = {row: column for row, column in RECIPE_TABLE if column == experiment}
-    cells[SHARED_ROW] = "published_convlstm"
+    cells[BOTH_ROW] = "published_convlstm"
     for row, column in cells.items():
         text = table[(row, column)]
         said = [

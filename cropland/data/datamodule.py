@@ -171,7 +171,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         if not (sequences.label != UNKNOWN_CLASS).any():
             raise CroplandError(f"{self.path} holds no sequence with a known class label")
         self.split_ids = self.sequence_splits()
-        pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
+        pixels = self._pixels_in_memory(source, indices)
 
         for split_id, name in zip((TRAIN, VAL, TEST), SPLIT_NAMES, strict=True):
             members = np.flatnonzero(self.split_ids == split_id)
@@ -211,7 +211,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         source = self.prepared_file
         self.classes = source.classes
         indices = channel_indices(self.sensors, source.channels)
-        pixels = source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
+        pixels = self._pixels_in_memory(source, indices)
         self.datasets["predict"] = CropSequenceDataset(
             self.path,
             source.records,
@@ -238,6 +238,11 @@ class CropSequenceDataModule(L.LightningDataModule):
             channel_indices(sensors or self.sensors, source.channels),
         )
         return [dataset[item] for item in range(len(dataset))]
+
+    def _pixels_in_memory(self, source: PreparedFile, indices: list[int]) -> np.ndarray | None:
+        """The pixels of channels ``indices``, read once, when ``in_memory`` says so; else None
+        (the datasets read each sequence from the file)."""
+        return source.read_pixels(indices) if self._fits_in_memory(source, len(indices)) else None
 
     def _fits_in_memory(self, source: PreparedFile, channels: int) -> bool:
         """``in_memory``: true, false, or auto (at once when under half the free memory)."""
