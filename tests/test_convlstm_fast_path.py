@@ -1,5 +1,6 @@
-"""The ConvLSTM's fast path (input convolution hoisted out of the time loop, the default) computes
-the textbook cell: same logits and gradients, same parameters; and its benchmark runs."""
+"""The ConvLSTM's fast path (the zero first state's convolution skipped) computes the textbook
+cell: same logits and gradients, same parameters, in either memory format; and its benchmark
+runs."""
 
 from __future__ import annotations
 
@@ -71,13 +72,8 @@ def assert_close_relative(actual: Tensor, expected: Tensor) -> None:
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5 * scale)
 
 
-def test_the_default_hoists_the_input_convolution():
-    assert model().encoder.hoist_input_conv
-
-
-@pytest.mark.parametrize("hoist", [True, False], ids=["hoisted", "step_by_step"])
-def test_logits_and_gradients_match_the_textbook_cell_with_padding(hoist: bool):
-    fast, textbook = model(hoist_input_conv=hoist), model()
+def test_logits_and_gradients_match_the_textbook_cell_with_padding():
+    fast, textbook = model(), model()
     logits, gradients, image_gradient = logits_and_gradients(fast, fast)
     expected, expected_gradients, expected_image_gradient = logits_and_gradients(
         textbook, lambda image, lengths: textbook_logits(textbook, image, lengths)
@@ -89,17 +85,17 @@ def test_logits_and_gradients_match_the_textbook_cell_with_padding(hoist: bool):
     assert not image_gradient[0, 4:].any() and not image_gradient[1, 1:].any()  # padding
 
 
-def test_both_loops_have_the_same_parameters():
-    """The published weights load by name into either."""
-    hoisted, step_by_step = model().state_dict(), model(hoist_input_conv=False).state_dict()
-    assert {n: p.shape for n, p in hoisted.items()} == {n: p.shape for n, p in step_by_step.items()}
-    assert set(hoisted) == {
-        "encoder.cells.0.conv.weight",
-        "encoder.cells.0.conv.bias",
-        "encoder.cells.1.conv.weight",
-        "encoder.cells.1.conv.bias",
-        "head.weight",
-        "head.bias",
+def test_the_parameters_are_the_textbook_cells():
+    """One convolution over concat(input, hidden) per layer: the published weights load by
+    name."""
+    shapes = {n: tuple(p.shape) for n, p in model().state_dict().items()}
+    assert shapes == {
+        "encoder.cells.0.conv.weight": (24, 11, 3, 3),
+        "encoder.cells.0.conv.bias": (24,),
+        "encoder.cells.1.conv.weight": (32, 14, 5, 5),
+        "encoder.cells.1.conv.bias": (32,),
+        "head.weight": (7, 8),
+        "head.bias": (7,),
     }
 
 
@@ -129,7 +125,7 @@ def test_the_benchmark_runs_quickly_and_prints_its_tables():
     for expected in (
         "ConvLSTM: train step (Adam) and inference",
         "textbook cell (reference)",
-        "cropland, hoisted (default)",
+        "cropland (default)",
         "conv peak",
         "ConvLSTM at the default model's shapes",
         "x the reference",

@@ -11,15 +11,15 @@ valid step (``readout="last_valid"``), so a padded batch gives the same logits a
 sequence run alone. ``readout="last_step"`` keeps the published behaviour, the state after the
 batch's last step, padding included, for reproducing its results.
 
-Speed (``hoist_input_conv=True``, the default): the gate convolution is linear in
-``concat(input, hidden)``, so it splits into an input part and a hidden part of the same weight.
-The input part does not depend on the recurrence: it runs once over every step of every
-sequence (one large, efficient convolution), and the time loop only convolves the hidden
-state. The encoder then runs layer by layer, each over all steps, instead of step by step,
-time-major and channels_last inside (whatever the input's layout); at the first step the
-hidden state is zero, so its convolution is skipped. Same parameters,
-same names (published weights load unchanged), same logits within fp32 rounding
-(``tests/test_convlstm_fast_path.py``); ``benchmarks/convlstm.py`` measures it.
+Speed: at the first step the state is zero, so the hidden part of the gate convolution and
+``f * c`` are zero: the first step convolves the input alone (with the input's share of the
+weight) and skips them. At the published shapes that is 18% of the convolutions' work. Every
+later step is the textbook one convolution over ``concat(input, hidden)``: splitting it into
+an input convolution hoisted out of the loop and a hidden one costs an extra pass over the
+gates per step, and measured slower (``benchmarks/convlstm.py``). Same parameters, same
+names (published weights load unchanged), same logits within fp32 rounding
+(``tests/test_convlstm_fast_path.py``). The loop keeps the input's memory format: the trainer
+runs a model in channels_last where it pays (``model.channels_last``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ from cropland.models.sequence_inputs import (
 
 class ConvLSTMCell(nn.Module):
     """One ConvLSTM cell: a single convolution over ``concat(input, hidden)`` produces the four
-    gates. ``forward`` is one step of that; ``input_gates`` and ``step`` are the same step with
-    the convolution split into its input and hidden parts (see the module docstring)."""
+    gates."""
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = 3) -> None:
         super().__init__()
@@ -62,25 +61,16 @@ class ConvLSTMCell(nn.Module):
             padding=self.padding,
         )
 
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """One step; a state of None is the zero initial state, whose share of the convolution
+        and ``f * c`` are zero: skipped."""
+        if state is None:
+            weight = self.conv.weight[:, : self.in_channels]
+            return self.update(F.conv2d(x, weight, self.conv.bias, padding=self.padding), None)
         h, c = state
         return self.update(self.conv(torch.cat([x, h], dim=1)), c)
-
-    def input_gates(self, x: Tensor) -> Tensor:
-        """The input's share of the gates, bias included, for any number of images at once."""
-        weight = self.conv.weight[:, : self.in_channels]
-        return F.conv2d(x, weight, self.conv.bias, padding=self.padding)
-
-    def step(
-        self, input_gates: Tensor, state: tuple[Tensor, Tensor] | None
-    ) -> tuple[Tensor, Tensor]:
-        """``forward`` given the input's share of the gates (from :meth:`input_gates`); a state
-        of None is the zero initial state, whose convolution and ``f * c`` are zero: skipped."""
-        if state is None:
-            return self.update(input_gates, None)
-        h, c = state
-        weight = self.conv.weight[:, self.in_channels :]
-        return self.update(input_gates + F.conv2d(h, weight, padding=self.padding), c)
 
     def update(self, gates: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
         """The LSTM state update from the gates; ``c`` None stands for zeros."""
@@ -107,9 +97,7 @@ class ConvLSTMEncoder(nn.Module):
     """Stacked ConvLSTM cells; returns the top layer's hidden state at each sequence's last step.
 
     ``readout``: ``last_valid`` (each sequence's own last step) or ``last_step`` (the batch's
-    last step, after any padding: the published model's behaviour). ``hoist_input_conv``: run
-    each layer's input convolution once over all steps (faster, see the module docstring);
-    False runs the textbook step-by-step loop.
+    last step, after any padding: the published model's behaviour).
     """
 
     def __init__(
@@ -118,7 +106,6 @@ class ConvLSTMEncoder(nn.Module):
         hidden_channels: list[int],
         kernel_sizes: list[int],
         readout: str = "last_valid",
-        hoist_input_conv: bool = True,
     ) -> None:
         super().__init__()
         if readout not in READOUTS:
@@ -126,7 +113,6 @@ class ConvLSTMEncoder(nn.Module):
                 f"model.net.readout={readout!r}: expected one of {', '.join(READOUTS)}"
             )
         self.readout = readout
-        self.hoist_input_conv = hoist_input_conv
         hidden_channels, kernel_sizes = list(hidden_channels), list(kernel_sizes)
         if not hidden_channels:
             raise CroplandError(
@@ -160,7 +146,7 @@ class ConvLSTMEncoder(nn.Module):
         if lengths is None or self.readout == "last_step":
             lengths = torch.full((x.shape[0],), steps, device=x.device)
         last_step = (lengths.to(x.device) - 1).view(-1, 1, 1, 1)
-        top_states = self.layer_by_layer(x) if self.hoist_input_conv else self.step_by_step(x)
+        top_states = self.top_states(x)
         # Zero for a length out of range (exported files do not check lengths; their model card
         # says such a sequence gets the output layer's bias).
         final = torch.zeros_like(top_states[0])
@@ -169,37 +155,23 @@ class ConvLSTMEncoder(nn.Module):
             final = torch.where(last_step == t, top_state, final)
         return final
 
-    def step_by_step(self, x: Tensor) -> list[Tensor]:
-        """The top layer's hidden state at each step, every layer advanced one step at a time."""
-        states = [cell.initial_state(x[:, 0]) for cell in self.cells]
-        top_states: list[Tensor] = []
-        for t in range(x.shape[1]):
+    def top_states(self, x: Tensor) -> list[Tensor]:
+        """The top layer's hidden state at each step, every layer advanced one step at a time;
+        the first step starts from the zero state (``None``: its convolution is skipped)."""
+        layer_input = x[:, 0]
+        states: list[tuple[Tensor, Tensor]] = []
+        # (TorchScript wants each loop its own variable name.)
+        for first_step_cell in self.cells:
+            states.append(first_step_cell(layer_input, None))
+            layer_input = states[-1][0]
+        top_states = [layer_input]
+        for t in range(1, x.shape[1]):
             layer_input = x[:, t]
             for index, cell in enumerate(self.cells):
                 states[index] = cell(layer_input, states[index])
                 layer_input = states[index][0]
             top_states.append(layer_input)
         return top_states
-
-    def layer_by_layer(self, x: Tensor) -> list[Tensor]:
-        """What :meth:`step_by_step` returns, each layer run over all steps before the next, so
-        its input convolution covers every step in one call."""
-        batch = x.shape[0]
-        # Time-major, so each step's gates are one contiguous block whose backward is a plain
-        # concatenation. channels_last: oneDNN pads a channels-first input to blocks of 16
-        # channels, which costs most on the few channels of inputs and small layers.
-        layer_input = x.transpose(0, 1).flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        hidden: list[Tensor] = []
-        for cell in self.cells:
-            # (An empty batch gives one empty block: no sequence, no step to read.)
-            step_gates = cell.input_gates(layer_input).split(max(batch, 1))
-            state = cell.step(step_gates[0], None)
-            hidden = [state[0]]
-            for gates in step_gates[1:]:
-                state = cell.step(gates, state)
-                hidden.append(state[0])
-            layer_input = torch.cat(hidden)
-        return hidden
 
 
 class ConvLSTMClassifier(nn.Module):
@@ -215,7 +187,6 @@ class ConvLSTMClassifier(nn.Module):
         month_encoding: bool = False,
         downsample: int = 1,
         readout: str = "last_valid",
-        hoist_input_conv: bool = True,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
@@ -226,7 +197,7 @@ class ConvLSTMClassifier(nn.Module):
         self.downsample_factor = downsample
         self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
         self.encoder = ConvLSTMEncoder(
-            encoder_in, list(hidden_channels), list(kernel_sizes), readout, hoist_input_conv
+            encoder_in, list(hidden_channels), list(kernel_sizes), readout
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.encoder.out_channels, num_classes)
