@@ -11,9 +11,9 @@ CHANNELS = ["red", "green", "blue", "ndvi45"]
 CLASSES = ["BARLEY", "CANOLA", "CORN"]
 
 
-def classifier_around(net: dict) -> CropSequenceClassifier:
+def classifier_around(net: dict, **run_options: bool) -> CropSequenceClassifier:
     """The network ``net`` describes (``_target_`` and settings) inside the LightningModule, in
-    eval mode, its weights drawn from seed 0."""
+    eval mode, its weights drawn from seed 0; ``run_options``: channels_last, compile."""
     torch.manual_seed(0)
     return CropSequenceClassifier(
         net=net,
@@ -22,4 +22,5 @@ def classifier_around(net: dict) -> CropSequenceClassifier:
         channels=CHANNELS,
         channel_mean=[0.2, 0.3, 0.25, 0.4],
         channel_std=[0.05, 0.1, 0.07, 0.2],
+        **run_options,
     ).eval()

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
@@ -21,6 +22,7 @@ from cropland.training.checkpoint_file import read_checkpoint
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule
 from cropland.training.report import confusion_matrix_figure
+from cropland.training.run_options import check_cpu_compiler, check_switch, use_channels_last
 
 # Lightning suggests sync_dist=True for every value logged at epoch end under DDP; ours are
 # computed from torchmetrics states already summed over all processes.
@@ -53,8 +55,12 @@ class CropSequenceClassifier(L.LightningModule):
         channel_std: list[float],
         class_weights: list[float] | None = None,
         scheduler: Mapping | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
+        # How the net runs, not what it is: not hyperparameters (see training/run_options.py).
+        self.compile_net = check_switch(compile, "model.compile")
         self.save_hyperparameters(
             {
                 "net": _plain(net),
@@ -75,6 +81,8 @@ class CropSequenceClassifier(L.LightningModule):
         self.net = build_network(
             self.hparams.net, "model.net", in_channels=len(channels), num_classes=len(classes)
         )
+        if check_switch(channels_last, "model.channels_last"):
+            use_channels_last(self.net)
         self.register_buffer("channel_mean", torch.tensor(channel_mean).view(1, 1, -1, 1, 1))
         self.register_buffer("channel_std", torch.tensor(channel_std).view(1, 1, -1, 1, 1))
         weights = torch.ones(len(classes)) if class_weights is None else torch.tensor(class_weights)
@@ -96,6 +104,15 @@ class CropSequenceClassifier(L.LightningModule):
         read_checkpoint(checkpoint_path)
         kwargs.setdefault("weights_only", True)
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+
+    def setup(self, stage: str) -> None:
+        # In place, so the state dict keeps the net's own parameter names; fit only: test and
+        # predict after a fit run the compiled net too, and a short evaluation would not repay
+        # the compile time.
+        if self.compile_net and stage == "fit":
+            if isinstance(self.trainer.accelerator, CPUAccelerator):
+                check_cpu_compiler()
+            self.net.compile()
 
     def forward(
         self, image: Tensor, lengths: Tensor | None = None, months: Tensor | None = None
