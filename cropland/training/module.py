@@ -10,18 +10,15 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torchmetrics import MeanMetric, MetricCollection
 
 from cropland.models.networks import build_network
 from cropland.models.normalization import standardize_valid_steps
-from cropland.plotting import plt
 from cropland.training.checkpoint_file import read_checkpoint
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule
-from cropland.training.report import confusion_matrix_figure
 from cropland.training.run_options import check_cpu_compiler, check_switch, use_channels_last
 
 # Lightning suggests sync_dist=True for every value logged at epoch end under DDP; ours are
@@ -159,17 +156,8 @@ class CropSequenceClassifier(L.LightningModule):
         headline = {key: scalars.pop(f"{stage}/{key}") for key in ("loss", "acc", "f1_macro")}
         self.log_dict({f"{stage}/{k}": v for k, v in headline.items()}, prog_bar=stage == "val")
         self.log_dict(scalars)
-        confusion = computed[f"{stage}/confusion"].cpu()
-        self.confusion[stage] = confusion
-        if stage != "train" and not self.trainer.sanity_checking:
-            self._log_figure(f"{stage}/confusion_matrix", confusion)
-
-    def _log_figure(self, tag: str, confusion: Tensor) -> None:
-        for logger in self.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                figure = confusion_matrix_figure(confusion.numpy(), self.classes)
-                logger.experiment.add_figure(tag, figure, global_step=self.global_step)
-                plt.close(figure)
+        # Kept for the report, and drawn into TensorBoard by training/confusion_figures.py.
+        self.confusion[stage] = computed[f"{stage}/confusion"].cpu()
 
     def on_train_epoch_end(self) -> None:
         self._end_epoch("train")
