@@ -11,7 +11,7 @@ network and the hardware (``benchmarks/convlstm.py`` lists every model both ways
   it slows the L-TAE, the ConvLSTM and, in bf16, the LRCN.
 - ``compile``: ``torch.compile`` of the network in place (``nn.Module.compile``, so the
   checkpoint's parameter names do not change). Compiling takes tens of seconds to minutes
-  before the first step: it pays on long runs, not on the two-minute default.
+  before the first step: it pays on long runs, not on the one-minute default run.
 """
 
 from __future__ import annotations
