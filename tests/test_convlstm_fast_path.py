@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 import torch
 from torch import Tensor
 from torch.nn import functional as F

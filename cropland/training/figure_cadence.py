@@ -6,11 +6,12 @@ from __future__ import annotations
 import lightning as L
 
 from cropland.errors import CroplandError
+from cropland.models.sequence_inputs import is_whole
 
 
 def check_every_n_epochs(value: object, key: str) -> int:
     """``value`` as a whole number >= 1, or one line naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_whole(value) or value < 1:
         raise CroplandError(
             f"{key}={value!r}: expected a whole number of epochs >= 1 (1 draws every epoch), "
             f"e.g. {key}=5"

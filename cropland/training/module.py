@@ -19,7 +19,7 @@ from cropland.models.normalization import standardize_valid_steps
 from cropland.training.checkpoint_file import read_checkpoint
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule
-from cropland.training.run_options import check_cpu_compiler, check_switch, use_channels_last
+from cropland.training.run_options import check_cpu_compiler, check_switch
 
 # Lightning suggests sync_dist=True for every value logged at epoch end under DDP; ours are
 # computed from torchmetrics states already summed over all processes.
@@ -79,7 +79,9 @@ class CropSequenceClassifier(L.LightningModule):
             self.hparams.net, "model.net", in_channels=len(channels), num_classes=len(classes)
         )
         if check_switch(channels_last, "model.channels_last"):
-            use_channels_last(self.net)
+            # The 2-D convolution weights in that layout: PyTorch's convolutions then run
+            # channels-last whatever the input's layout.
+            self.net.to(memory_format=torch.channels_last)
         self.register_buffer("channel_mean", torch.tensor(channel_mean).view(1, 1, -1, 1, 1))
         self.register_buffer("channel_std", torch.tensor(channel_std).view(1, 1, -1, 1, 1))
         weights = torch.ones(len(classes)) if class_weights is None else torch.tensor(class_weights)

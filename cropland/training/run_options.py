@@ -19,9 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 
-import torch
-from torch import nn
-
 from cropland.errors import CroplandError
 
 
@@ -30,12 +27,6 @@ def check_switch(value: object, key: str) -> bool:
     if not isinstance(value, bool):
         raise CroplandError(f"{key}={value!r}: expected true or false, e.g. {key}=true")
     return value
-
-
-def use_channels_last(net: nn.Module) -> None:
-    """Every 4-D parameter and buffer of ``net`` (2-D convolution weights) in channels_last;
-    PyTorch's convolutions then run channels-last whatever the input's layout."""
-    net.to(memory_format=torch.channels_last)
 
 
 # What torch.compile's CPU backend (inductor) builds its kernels with, when $CXX names none.
