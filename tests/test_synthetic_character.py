@@ -22,6 +22,7 @@ from cropland.data.synthetic import (
 )
 from cropland.data.synthetic.planning import Point, plan_points
 from cropland.data.synthetic.rendering import indices, render_point
+from cropland.data.synthetic.settings import tuned_settings
 from cropland.errors import CroplandError
 from tests.hydra_configs import compose_config
 
@@ -53,8 +54,8 @@ def test_default_character_writes_the_tree_it_always_did(tmp_path: Path) -> None
 
 
 def test_cloud_gaps_remove_months_and_keep_at_least_one() -> None:
-    default = plan_points(300, 0, Character())
-    gappy = plan_points(300, 0, Character(cloud_gaps=0.4))
+    default = plan_points(300, 0, tuned_settings(Character()))
+    gappy = plan_points(300, 0, tuned_settings(Character(cloud_gaps=0.4)))
     assert all(
         set(g.months) <= set(d.months) and g.months for d, g in zip(default, gappy, strict=True)
     )
@@ -77,7 +78,10 @@ def centre_ndvi(point: Point, character: Character) -> np.ndarray:
     """(months, 12, 12) NDVI of the patch centre, which always lies inside the point's field."""
     centre = slice(IMAGE_SIZE // 2 - 6, IMAGE_SIZE // 2 + 6)
     return np.stack(
-        [indices(bands)["NDVI"][centre, centre] for _, bands in render_point(point, 0, character)]
+        [
+            indices(bands)["NDVI"][centre, centre]
+            for _, bands in render_point(point, 0, tuned_settings(character))
+        ]
     )
 
 
@@ -111,8 +115,8 @@ def test_noise_raises_the_pixel_spread_within_a_field() -> None:
 
 
 def test_phenology_shift_moves_the_season_per_province() -> None:
-    assert {p.phenology_shift for p in plan_points(100, 0, Character())} == {0.0}
-    points = plan_points(300, 0, Character(phenology_shift=1.0))
+    assert {p.phenology_shift for p in plan_points(100, 0, tuned_settings(Character()))} == {0.0}
+    points = plan_points(300, 0, tuned_settings(Character(phenology_shift=1.0)))
     shifts: dict[str, set[float]] = defaultdict(set)
     for point in points:
         shifts[point.province].add(point.phenology_shift)
@@ -135,8 +139,8 @@ def test_phenology_shift_moves_the_season_per_province() -> None:
 
 
 def test_hard_preset_loses_months_and_brings_classes_together() -> None:
-    default = plan_points(300, 0, Character())
-    hard = plan_points(300, 0, HARD)
+    default = plan_points(300, 0, tuned_settings(Character()))
+    hard = plan_points(300, 0, tuned_settings(HARD))
     assert sum(len(p.months) for p in hard) < 0.85 * sum(len(p.months) for p in default)
     assert class_curve_spread(HARD) < 0.8 * class_curve_spread(Character())
 

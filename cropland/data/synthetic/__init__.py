@@ -13,19 +13,35 @@ samples in DATASET.md):
   autumn leaves, soil) and each class's monthly share of them (phenology).
 * :mod:`.texture`: class textures: smooth vigour patches in crops, patchy pasture, mottled
   conifer/deciduous forest, tree rows in orchards.
-* :mod:`.fields`: the point's field, its verge and two neighbouring fields in the patch, each
+* :mod:`.fields`: the point's field, its verge and its neighbouring fields in the patch, each
   on its own schedule.
 * :mod:`.rendering`: the fields mixed per pixel, seen through the atmosphere by the sensor,
   encoded as the six PNG images of one date.
 * :mod:`.tree_writer`: all of it written, in threads, into a folder that becomes the tree only
   when complete (:func:`generate_tree`).
 
-Those are the tuned defaults; :class:`Character` (missing months, closer classes, more noise,
-a season shifted per province) makes the data harder without changing its layout, and
-:data:`HARD` is the ``data=synthetic_hard`` preset.
+Every number those steps use comes from one :class:`~.settings.GeneratorSettings`, whose
+defaults are the tuned generator. :class:`Character` (missing months, closer classes, more
+noise, a season shifted per province) makes the data harder without changing its layout, and
+:data:`HARD` is the ``data=synthetic_hard`` preset. A ``draw`` (:mod:`.draws`) is another
+generator of a family drawn from wide priors, so that no recipe is tuned to one generator.
+:mod:`.naming` names the files (:func:`synthetic_file_name`).
 """
 
-from cropland.data.synthetic.character import HARD, Character, synthetic_file_name
+from cropland.data.synthetic.character import HARD, Character
+from cropland.data.synthetic.draws import draw_settings
+from cropland.data.synthetic.naming import register_synthetic_resolver, synthetic_file_name
 from cropland.data.synthetic.tree_writer import generate_tree, tree_summary_path
 
-__all__ = ["HARD", "Character", "generate_tree", "synthetic_file_name", "tree_summary_path"]
+__all__ = [
+    "HARD",
+    "Character",
+    "draw_settings",
+    "generate_tree",
+    "synthetic_file_name",
+    "tree_summary_path",
+]
+
+# conf/data/synthetic.yaml names its file with it; every reader of that config (the DataModule,
+# so every script and test that composes data) imports this package first.
+register_synthetic_resolver()

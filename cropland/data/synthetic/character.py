@@ -1,4 +1,4 @@
-"""How hard a synthetic tree is (:class:`Character`), and the file name that tells trees apart."""
+"""How hard a synthetic tree is (:class:`Character`), and its presets (:data:`HARD`)."""
 
 from __future__ import annotations
 
@@ -60,21 +60,5 @@ class Character:
         )
 
 
-# conf/data/synthetic_hard.yaml holds the same values (its path ends in _hard).
+# conf/data/synthetic_hard.yaml holds the same values (its file name ends in _hard).
 HARD = Character(cloud_gaps=0.25, separability=0.6, noise=2.0, phenology_shift=0.75)
-
-
-def synthetic_file_name(
-    num_points: int = 1000,
-    seed: int = 0,
-    cloud_gaps: float = 0.0,
-    separability: float = 1.0,
-    noise: float = 1.0,
-    phenology_shift: float = 0.0,
-    **_: object,
-) -> str:
-    """The prepared file name of a synthetic dataset (``conf/data/synthetic.yaml`` and
-    ``synthetic_hard.yaml`` build their default paths the same way): the settings that change
-    its content are in the name, the character as :meth:`Character.suffix` writes it."""
-    character = Character(cloud_gaps, separability, noise, phenology_shift)
-    return f"synthetic_ca19_n{num_points}_seed{seed}{character.suffix()}.h5"

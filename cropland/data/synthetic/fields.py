@@ -1,12 +1,13 @@
-"""The pieces of land in a patch: the point's field, its verge and two neighbours, and where
+"""The pieces of land in a patch: the point's field, its verge and its neighbours, and where
 each lies.
 
 Each class has a monthly phenology (:mod:`covers`). A field shifts that curve in time (planting
 date), scales it (vigour) and has its own soil brightness. At any single month several classes
 look alike (cereals vs potato in July, corn vs soybean vs canola in August, everything
 harvested in October); only the trajectory tells them apart. The field does not fill the
-patch: a rotated rectangle with a grass verge, and the rest split between two neighbouring
-fields of random classes that follow their own phenology.
+patch: a rotated rectangle (its edges maybe wobbling) with a grass verge, and the rest split
+between neighbouring fields of random classes that follow their own phenology (two in the
+tuned generator; :class:`GeneratorSettings` says how many, how large, and so on).
 """
 
 from __future__ import annotations
@@ -16,14 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cropland.data.layout import IMAGE_SIZE, MONTHS
-from cropland.data.synthetic.character import Character
-from cropland.data.synthetic.covers import (
-    MEAN_PHENOLOGY,
-    PHENOLOGY,
-    VERGE_PHENOLOGY,
-    phenology_table,
-)
-from cropland.data.synthetic.texture import texture
+from cropland.data.synthetic.covers import VERGE_PHENOLOGY, phenology_table
+from cropland.data.synthetic.settings import GeneratorSettings
+from cropland.data.synthetic.texture import smooth_noise, texture
 
 # Pixel coordinates along either axis, counted from the patch centre.
 PIXEL_FROM_CENTRE = np.arange(IMAGE_SIZE) - IMAGE_SIZE // 2
@@ -54,16 +50,15 @@ def crop_field(
     rng: np.random.Generator,
     across_rows: np.ndarray,
     province_shift: float,
-    character: Character,
+    settings: GeneratorSettings,
 ) -> Field:
     """A field of ``crop``, its season moved by ``province_shift`` months and its own jitter."""
-    s = character.separability
     return Field(
-        phenology=s * phenology_table(PHENOLOGY[crop]) + (1 - s) * MEAN_PHENOLOGY,
+        phenology=settings.phenology_tables[crop],
         shift=float(np.clip(rng.normal(0, 0.3), -0.8, 0.8)) + province_shift,
         vigour=rng.uniform(0.8, 1.1),
         dryness=rng.uniform(0.8, 1.2),
-        texture=texture(crop, rng, across_rows, character.noise),
+        texture=texture(crop, rng, across_rows, settings.texture_strength),
     )
 
 
@@ -83,22 +78,49 @@ def _soft_box(u: np.ndarray, v: np.ndarray, half_u: float, half_v: float) -> np.
     return np.clip(half_u + 0.5 - np.abs(u), 0, 1) * np.clip(half_v + 0.5 - np.abs(v), 0, 1)
 
 
-def patch_layout(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Weights (field, verge, neighbour A, neighbour B) per pixel, and the across-row coordinate.
+def _side_of(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """1 on one side of a random line through (``x``, ``y``) = 0, 0 on the other, soft across."""
+    split = rng.uniform(0, 2 * np.pi)
+    return np.clip(0.5 + x * np.cos(split) + y * np.sin(split), 0, 1)
 
-    The field is a rotated rectangle near the centre (38% of the patch to all of it), ringed by a
-    verge one or two pixels wide; a line through the field splits the rest between two neighbours.
+
+def patch_layout(
+    rng: np.random.Generator, settings: GeneratorSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights (field, verge, neighbours...) per pixel, and the across-row coordinate.
+
+    The field is a rotated rectangle near the centre (tuned: 38% of the patch to all of it),
+    ringed by a verge one or two pixels wide; lines through the field split the rest between
+    the neighbours (tuned: always two). Without neighbours the verge's grass takes the rest.
     """
+    counts = settings.neighbour_count_weights
+    # A count that is certain draws nothing, so the tuned generator keeps its bytes.
+    if 1.0 in counts:
+        neighbours = counts.index(1.0)
+    else:
+        neighbours = int(rng.choice(len(counts), p=np.array(counts) / sum(counts)))
     y, x = np.meshgrid(PIXEL_FROM_CENTRE, PIXEL_FROM_CENTRE, indexing="ij")
-    cx, cy = rng.uniform(-8, 8, size=2)
+    offset = settings.field_centre_offset
+    cx, cy = rng.uniform(-offset, offset, size=2)
     angle = rng.uniform(0, np.pi)
     u = (x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)
     v = -(x - cx) * np.sin(angle) + (y - cy) * np.cos(angle)
-    half_u, half_v = rng.uniform(20, 45, size=2)
+    half_u, half_v = rng.uniform(*settings.field_half_size, size=2)
+    if settings.field_edge_wobble > 0:
+        # Smooth offsets of the coordinates bend the straight edges into irregular ones.
+        u = u + settings.field_edge_wobble * smooth_noise(rng, 4)
+        v = v + settings.field_edge_wobble * smooth_noise(rng, 4)
     field = _soft_box(u, v, half_u, half_v)
-    verge_width = rng.uniform(1.0, 2.0)
+    verge_width = rng.uniform(*settings.verge_width)
     verge = _soft_box(u, v, half_u + verge_width, half_v + verge_width) - field
-    split = rng.uniform(0, 2 * np.pi)
-    side = np.clip(0.5 + (x - cx) * np.cos(split) + (y - cy) * np.sin(split), 0, 1)
     outside = 1 - field - verge
-    return np.stack([field, verge, outside * side, outside * (1 - side)]), u
+    if neighbours == 0:
+        return np.stack([field, verge + outside]), u
+    if neighbours == 1:
+        return np.stack([field, verge, outside]), u
+    side = _side_of(x - cx, y - cy, rng)
+    if neighbours == 2:
+        return np.stack([field, verge, outside * side, outside * (1 - side)]), u
+    second = _side_of(x - cx, y - cy, rng)
+    rest = outside * (1 - side)
+    return np.stack([field, verge, outside * side, rest * second, rest * (1 - second)]), u

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cropland.data.layout import CLASSES, MONTHS, PROVINCES
-from cropland.data.synthetic.character import Character
+
+if TYPE_CHECKING:  # settings takes its class balance from here
+    from cropland.data.synthetic.settings import GeneratorSettings
 
 # Proportional to the test supports of the real 2019 split (DATASET.md), in CLASSES order.
 CLASS_WEIGHTS = np.array([36, 66, 55, 32, 67, 51, 47, 67, 104, 7], dtype=float)
@@ -26,21 +29,6 @@ _PROVINCE_WEIGHTS = {
 }
 
 _SPLIT_PATTERN = ("training",) * 4 + ("validation",) + ("training",) * 4 + ("test",)
-
-# The month sets DATASET.md lists with their share of points (74% in all).
-_COMMON_MONTH_SETS: dict[tuple[int, ...], float] = {
-    (6, 7, 8, 9, 10): 0.26,
-    (7, 8, 9, 10): 0.12,
-    (7, 8, 9): 0.11,
-    (8, 9, 10): 0.07,
-    (6, 7, 8, 10): 0.06,
-    (6, 7, 9, 10): 0.06,
-    (7, 8, 10): 0.06,
-}
-# The other 26% draw each month independently, redrawing empty or listed sets. These
-# probabilities were solved numerically so the overall month shares come out at the real
-# June 49%, July 83%, August 82%, September 78%, October 77%; then 11% of points hold 1-2 images.
-_OTHER_MONTH_PROBABILITY = np.array([0.34, 0.83, 0.83, 0.75, 0.79])
 
 
 @dataclass(frozen=True)
@@ -75,18 +63,20 @@ def _split_folders(num_points: int, rng: np.random.Generator) -> list[str]:
     return [_SPLIT_PATTERN[(i + offset) % len(_SPLIT_PATTERN)] for i in range(num_points)]
 
 
-def _month_set(rng: np.random.Generator) -> tuple[int, ...]:
+def _month_set(rng: np.random.Generator, settings: GeneratorSettings) -> tuple[int, ...]:
     """The months a point has images for: a common set by its share, else month by month."""
-    sets = list(_COMMON_MONTH_SETS)
-    shares = np.array(list(_COMMON_MONTH_SETS.values()))
+    sets = [months for months, _ in settings.common_month_sets]
+    shares = np.array([share for _, share in settings.common_month_sets])
     pick = rng.uniform()
     if pick < shares.sum():
         return sets[int(np.searchsorted(np.cumsum(shares), pick, side="right"))]
     while True:
         chosen = tuple(
-            m for m, p in zip(MONTHS, _OTHER_MONTH_PROBABILITY, strict=True) if rng.uniform() < p
+            m
+            for m, p in zip(MONTHS, settings.other_month_probability, strict=True)
+            if rng.uniform() < p
         )
-        if chosen and chosen not in _COMMON_MONTH_SETS:
+        if chosen and chosen not in sets:
             return chosen
 
 
@@ -99,11 +89,11 @@ def _cloud_gaps(
     return kept or (months[int(np.argmax(draws))],)
 
 
-def plan_points(num_points: int, seed: int, character: Character) -> list[Point]:
+def plan_points(num_points: int, seed: int, settings: GeneratorSettings) -> list[Point]:
     """Who is who: every point's id, class, province, split folder and months, in one draw.
 
-    Cloud gaps and province shifts draw from generators of their own, so that the default
-    character leaves the rest of the draw, and so the bytes, as they always were.
+    Cloud gaps and province shifts draw from generators of their own, so that the tuned
+    settings leave the rest of the draw, and so the bytes, as they always were.
     """
     rng = np.random.default_rng([seed, 0])
     counts = _class_counts(num_points)
@@ -114,10 +104,10 @@ def plan_points(num_points: int, seed: int, character: Character) -> list[Point]
     ids = rng.choice(np.arange(1, max(100_000, 10 * num_points)), num_points, replace=False)
     p_prov = np.array([_PROVINCE_WEIGHTS[p] for p in PROVINCES])
     provinces = rng.choice(np.array(PROVINCES), num_points, p=p_prov / p_prov.sum())
-    months = [_month_set(rng) for _ in range(num_points)]
+    months = [_month_set(rng, settings) for _ in range(num_points)]
     gaps = np.random.default_rng([seed, 2])
-    months = [_cloud_gaps(m, character.cloud_gaps, gaps) for m in months]
-    shifts = np.random.default_rng([seed, 3]).normal(0, character.phenology_shift, len(PROVINCES))
+    months = [_cloud_gaps(m, settings.cloud_gaps, gaps) for m in months]
+    shifts = np.random.default_rng([seed, 3]).normal(0, settings.phenology_shift, len(PROVINCES))
     shift = dict(zip(PROVINCES, shifts.tolist(), strict=True))
     return [
         Point(

@@ -13,7 +13,6 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from cropland.data.layout import CLASSES, IMAGE_SIZE
-from cropland.data.synthetic.character import Character
 from cropland.data.synthetic.covers import SOIL, SPECTRA
 from cropland.data.synthetic.fields import (
     PIXEL_FROM_CENTRE,
@@ -22,7 +21,8 @@ from cropland.data.synthetic.fields import (
     patch_layout,
     verge_field,
 )
-from cropland.data.synthetic.planning import CLASS_WEIGHTS, Point
+from cropland.data.synthetic.planning import Point
+from cropland.data.synthetic.settings import GeneratorSettings
 from cropland.data.synthetic.texture import smooth_noise
 
 # Top of atmosphere: scattered light added to every band (most in blue), as in Sentinel-2 L1C.
@@ -30,8 +30,6 @@ _PATH_RADIANCE = np.array([0.090, 0.058, 0.045, 0.035, 0.020, 0.012])
 _CLOUD = np.array([0.42, 0.42, 0.43, 0.44, 0.45, 0.46])
 _HAZE = np.array([0.22, 0.20, 0.18, 0.17, 0.16, 0.15])
 _NOISE_STD = np.array([0.004, 0.004, 0.004, 0.005, 0.006, 0.008])
-_CLOUD_PROBABILITY = 0.04  # clouds were removed by hand from the real tree, but not all
-_HAZE_PROBABILITY = 0.10
 _B2, _B3, _B4, _B5, _B6, _B8 = range(6)
 
 
@@ -68,18 +66,21 @@ def _cloud_opacity(rng: np.random.Generator) -> np.ndarray:
     return np.clip(opacity * (1 + 0.2 * smooth_noise(rng, 10)), 0, 0.95)
 
 
-def _top_of_atmosphere(surface: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
-    """What the satellite sees: path radiance, sometimes haze or a cloud, then sensor noise
-    (``noise`` times its usual level)."""
+def _top_of_atmosphere(
+    surface: np.ndarray, rng: np.random.Generator, settings: GeneratorSettings
+) -> np.ndarray:
+    """What the satellite sees: path radiance, sometimes haze or a cloud, then sensor noise."""
     path = _PATH_RADIANCE * rng.normal(1.0, 0.15)
     bands = surface * rng.normal(1.0, 0.03) + path[:, None, None]
-    if rng.uniform() < _HAZE_PROBABILITY:
+    if rng.uniform() < settings.haze_probability:
         haze = rng.uniform(0.05, 0.25)
         bands = (1 - haze) * bands + haze * _HAZE[:, None, None]
-    if rng.uniform() < _CLOUD_PROBABILITY:
+    if rng.uniform() < settings.cloud_probability:
         cloud = _cloud_opacity(rng)
         bands = (1 - cloud) * bands + cloud * _CLOUD[:, None, None]
-    bands = bands + (noise * _NOISE_STD)[:, None, None] * rng.standard_normal(bands.shape)
+    bands = bands + (settings.pixel_noise * _NOISE_STD)[:, None, None] * rng.standard_normal(
+        bands.shape
+    )
     bands[[_B5, _B6]] = _coarsen(bands[[_B5, _B6]])
     return np.maximum(bands, 1e-3)  # keeps index denominators positive
 
@@ -108,19 +109,25 @@ def encode(bands: np.ndarray) -> dict[str, Image.Image]:
     return images
 
 
-def render_point(point: Point, seed: int, character: Character) -> Iterator[tuple[int, np.ndarray]]:
+def render_point(
+    point: Point, seed: int, settings: GeneratorSettings
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(month, bands)`` for each date of a point, from the point's own generator."""
     rng = np.random.default_rng([seed, 1, point.index])
-    weights, across_rows = patch_layout(rng)
-    neighbours = rng.choice(CLASSES, size=2, p=CLASS_WEIGHTS / CLASS_WEIGHTS.sum())
+    weights, across_rows = patch_layout(rng, settings)
+    class_weights = np.array(settings.neighbour_class_weights)
+    neighbours = rng.choice(CLASSES, size=len(weights) - 2, p=class_weights / class_weights.sum())
+    if settings.neighbour_same_class > 0:  # drawn only then, so the tuned bytes stay
+        same = rng.uniform(size=len(neighbours)) < settings.neighbour_same_class
+        neighbours = np.where(same, point.crop, neighbours)
     shift = point.phenology_shift  # the neighbours grow in the same province's season
     fields = [
-        crop_field(point.crop, rng, across_rows, shift, character),
-        verge_field(rng, across_rows, character.noise),
-        *(crop_field(str(crop), rng, across_rows, shift, character) for crop in neighbours),
+        crop_field(point.crop, rng, across_rows, shift, settings),
+        verge_field(rng, across_rows, settings.texture_strength),
+        *(crop_field(str(crop), rng, across_rows, shift, settings) for crop in neighbours),
     ]
     soil = rng.uniform(0.7, 1.3) * (1 + 0.08 * smooth_noise(rng, 5))
     for month in point.months:
         acquired = month + rng.uniform(-0.35, 0.35)  # mid-month +- 10 days
         surface = _surface(fields, weights, soil, acquired, rng)
-        yield month, _top_of_atmosphere(surface, rng, character.noise)
+        yield month, _top_of_atmosphere(surface, rng, settings)

@@ -10,6 +10,7 @@ it, is saved beside it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -22,8 +23,10 @@ from rich.progress import Progress
 
 from cropland.data.layout import CLASSES, MONTHS, SENSORS, SPLIT_FOLDERS, PatchName, patch_path
 from cropland.data.synthetic.character import Character
+from cropland.data.synthetic.draws import generator_settings
 from cropland.data.synthetic.planning import Point, plan_points
 from cropland.data.synthetic.rendering import encode, render_point
+from cropland.data.synthetic.settings import GeneratorSettings
 from cropland.errors import CroplandError
 from cropland.io import atomic_output, write_json_atomic
 
@@ -40,12 +43,12 @@ def tree_summary_path(root: Path) -> Path:
 
 
 def _write_points(
-    tree: Path, points: list[Point], seed: int, year: int, character: Character
+    tree: Path, points: list[Point], seed: int, year: int, settings: GeneratorSettings
 ) -> int:
     """Write every date and sensor of ``points``; return the number of images."""
     written = 0
     for point in points:
-        for month, bands in render_point(point, seed, character):
+        for month, bands in render_point(point, seed, settings):
             for sensor, image in encode(bands).items():
                 date = year * 100 + month
                 name = PatchName(point.point_id, date, point.province, point.crop, sensor)
@@ -57,7 +60,12 @@ def _write_points(
 
 
 def _write_chunks(
-    tree: Path, points: list[Point], seed: int, year: int, character: Character, workers: int
+    tree: Path,
+    points: list[Point],
+    seed: int,
+    year: int,
+    settings: GeneratorSettings,
+    workers: int,
 ) -> Iterator[tuple[int, int]]:
     """Write the points in chunks; yield (images, points) per finished chunk, in any order.
 
@@ -68,11 +76,11 @@ def _write_chunks(
     chunks = [points[i : i + size] for i in range(0, len(points), size)]
     if workers == 1:
         for chunk in chunks:
-            yield _write_points(tree, chunk, seed, year, character), len(chunk)
+            yield _write_points(tree, chunk, seed, year, settings), len(chunk)
         return
     with ThreadPoolExecutor(workers) as pool:
         futures = {
-            pool.submit(_write_points, tree, c, seed, year, character): len(c) for c in chunks
+            pool.submit(_write_points, tree, c, seed, year, settings): len(c) for c in chunks
         }
         try:
             for future in as_completed(futures):
@@ -117,12 +125,22 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _summary(points: list[Point], seed: int, year: int, character: Character, images: int) -> dict:
+def _summary(
+    points: list[Point],
+    seed: int,
+    year: int,
+    character: Character,
+    draw: int | None,
+    settings: GeneratorSettings,
+    images: int,
+) -> dict:
     months = Counter(m for p in points for m in p.months)
     return {
         "seed": seed,
         "year": year,
-        **asdict(character),
+        # A draw replaces the character, so only the tuned generator's tree records one.
+        **(asdict(character) if draw is None else {}),
+        "draw": draw,
         "num_points": len(points),
         "images_written": images,
         "records": sum(len(p.months) for p in points),
@@ -132,6 +150,8 @@ def _summary(points: list[Point], seed: int, year: int, character: Character, im
         },
         "points_per_month": {str(year * 100 + m): months[m] for m in MONTHS},
         "points_with_fewer_than_3_dates": sum(len(p.months) < 3 for p in points),
+        # Everything the generator used, as JSON has it (tuples become lists).
+        "settings": json.loads(json.dumps(asdict(settings))),
     }
 
 
@@ -147,12 +167,15 @@ def generate_tree(
     separability: float = 1.0,
     noise: float = 1.0,
     phenology_shift: float = 0.0,
+    draw: int | None = None,
 ) -> dict:
     """Write a synthetic tree in the real 2019 layout at ``root``; return a JSON-able summary.
 
     ``cloud_gaps``, ``separability``, ``noise`` and ``phenology_shift`` make the data harder
     (see :class:`Character`; :data:`HARD` is the ``data=synthetic_hard`` preset); their
-    defaults give the tree this function always wrote.
+    defaults give the tree this function always wrote. ``draw`` (a non-negative integer) uses
+    generator ``draw`` of the family in :mod:`.draws` instead, refused with a character;
+    ``None`` is the tuned generator. The summary records the draw and every setting used.
     The same arguments, except ``workers``, give byte-identical files, whatever
     ``workers`` (threads; default: one per usable core, fewer for small trees). Files are
     written to a hidden sibling folder that replaces ``root`` only when complete; the summary
@@ -163,10 +186,11 @@ def generate_tree(
     root = Path(root).absolute()  # "." has no name to put a sibling beside
     _check_arguments(num_points, seed, year, workers)
     character = Character(cloud_gaps, separability, noise, phenology_shift)
+    settings = generator_settings(draw, character)
     _check_destination(root, overwrite)
     if workers is None:
         workers = min(_usable_cores(), -(-num_points // POINTS_PER_CHUNK))
-    points = plan_points(num_points, seed, character)
+    points = plan_points(num_points, seed, settings)
     with atomic_output(root, folder=True) as staging:
         for folder in {(p.split_folder, p.crop) for p in points}:
             for sensor in SENSORS:
@@ -175,10 +199,10 @@ def generate_tree(
         # On stderr, so that stdout carries only what the caller prints (the script's JSON).
         with Progress(console=Console(stderr=True), disable=not progress) as bar:
             task = bar.add_task("Writing synthetic patches", total=num_points)
-            chunks = _write_chunks(staging, points, seed, year, character, workers)
+            chunks = _write_chunks(staging, points, seed, year, settings, workers)
             for written, done in chunks:
                 images += written
                 bar.advance(task, done)
-    summary = _summary(points, seed, year, character, images)
+    summary = _summary(points, seed, year, character, draw, settings, images)
     write_json_atomic(tree_summary_path(root), summary)
     return summary
