@@ -27,6 +27,7 @@ def main(cfg: DictConfig) -> None:
         separability=cfg.separability,
         noise=cfg.noise,
         phenology_shift=cfg.phenology_shift,
+        draw=cfg.draw,
     )
     print(json.dumps(summary, indent=2))
 

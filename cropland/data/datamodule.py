@@ -109,7 +109,10 @@ class CropSequenceDataModule(L.LightningDataModule):
         self._check_path_is_not_a_folder()
         if self.path.exists() or self.synthetic is None:
             return
-        expected = synthetic_file_name(**self.synthetic)
+        try:
+            expected = synthetic_file_name(**self.synthetic)
+        except CroplandError as error:  # the settings name no file; say where they are
+            raise CroplandError(f"data.synthetic.{error}") from None
         if self.path.name != expected:
             # A path of the user's own that is missing: never generate data under their name.
             raise CroplandError(
