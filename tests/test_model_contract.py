@@ -47,6 +47,9 @@ SMALL: dict[str, dict] = {
         "d_k": 4,
         "mlp": [12, 8],
         "downsample": 2,
+        "pooling": "centre_attention",
+        "pooling_heads": 2,
+        "statistics_centre": 5,
     },
 }
 

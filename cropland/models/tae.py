@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from cropland.errors import CroplandError
+from cropland.models.patch_pooling import CentreAttentionPool, PatchStatistics, check_pooling
 from cropland.models.sequence_inputs import (
     check_downsample,
     check_dropout,
@@ -86,9 +87,17 @@ def _positive_whole(value: object) -> bool:
 
 
 class SpatialEncoder(nn.Module):
-    """Per-step CNN: 3x3 convolutions with ReLU, then the mean over the patch."""
+    """Per-step CNN: 3x3 convolutions with ReLU, then the mean over the patch or attention
+    pooling with a prior on its centre (:mod:`cropland.models.patch_pooling`)."""
 
-    def __init__(self, in_channels: int, widths: list[int]) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        widths: list[int],
+        pooling: str = "mean",
+        pooling_heads: int = 2,
+        prior_width: float = 0.35,
+    ) -> None:
         super().__init__()
         if not widths or not all(_positive_whole(w) for w in widths):
             raise CroplandError(
@@ -101,11 +110,19 @@ class SpatialEncoder(nn.Module):
         for i in range(len(widths)):
             layers.extend([nn.Conv2d(sizes[i], sizes[i + 1], 3, padding=1), nn.ReLU()])
         self.layers = nn.Sequential(*layers)
-        self.out_channels = sizes[-1]
+        self.pool = (
+            CentreAttentionPool(sizes[-1], pooling_heads, prior_width)
+            if check_pooling(pooling) == "centre_attention"
+            else None
+        )
+        self.out_channels = sizes[-1] if self.pool is None else self.pool.out_channels
 
     def forward(self, x: Tensor) -> Tensor:
         """(n, channels, H, W) -> (n, out_channels)."""
-        return self.layers(x).mean(dim=(-2, -1))
+        features = self.layers(x)
+        if self.pool is None:
+            return features.mean(dim=(-2, -1))
+        return self.pool(features)
 
 
 class LTAE(nn.Module):
@@ -194,14 +211,23 @@ class LTAEClassifier(nn.Module):
         mlp: list[int] = (64, 32),
         dropout: float = 0.2,
         downsample: int = 3,
+        pooling: str = "mean",
+        pooling_heads: int = 2,
+        prior_width: float = 0.35,
+        statistics_centre: int | None = None,
     ) -> None:
         super().__init__()
         check_downsample(downsample)
         self.downsample_factor = downsample
         # Average pooling before the encoder trades resolution for speed (CPU runs).
         self.downsample = nn.AvgPool2d(downsample) if downsample > 1 else nn.Identity()
-        self.encoder = SpatialEncoder(in_channels, list(encoder_widths))
-        self.temporal = LTAE(self.encoder.out_channels, d_model, n_head, d_k, list(mlp), dropout)
+        self.encoder = SpatialEncoder(
+            in_channels, list(encoder_widths), pooling, pooling_heads, prior_width
+        )
+        # At full resolution, before the downsampling: the centre square is a few pixels.
+        self.statistics = None if statistics_centre is None else PatchStatistics(statistics_centre)
+        features = self.encoder.out_channels + (0 if self.statistics is None else 3 * in_channels)
+        self.temporal = LTAE(features, d_model, n_head, d_k, list(mlp), dropout)
         self.head = nn.Linear(self.temporal.out_channels, num_classes)
 
     def forward(
@@ -214,7 +240,10 @@ class LTAEClassifier(nn.Module):
         if not torch.jit.is_scripting():
             check_in_eager(partial(check_months, months), image, lengths)
         batch, steps = image.shape[:2]
-        features = self.encoder(self.downsample(image.flatten(0, 1)))
+        images = image.flatten(0, 1)
+        features = self.encoder(self.downsample(images))
+        if self.statistics is not None:
+            features = torch.cat([features, self.statistics(images)], dim=-1)
         valid = valid_steps(lengths, batch, steps, image.device)
         hidden = self.temporal(features.unflatten(0, (batch, steps)), months, valid)
         return self.head(hidden)
