@@ -21,7 +21,6 @@ from cropland.data.synthetic import (
     tree_summary_path,
 )
 from cropland.data.synthetic.covers import COVERS
-from cropland.data.synthetic.naming import REFUSED_SETTINGS_NAME
 from cropland.data.synthetic.settings import GeneratorSettings, tuned_settings
 from cropland.errors import CroplandError
 from tests.hydra_configs import compose_config
@@ -152,13 +151,16 @@ def test_refuses_a_draw_that_is_not_a_non_negative_whole_number(tmp_path: Path, 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_data_config_names_and_makes_a_drawn_file(tmp_path: Path) -> None:
-    drawn = compose_config("train", "data.synthetic.draw=3", "data.synthetic.num_points=2000").data
+def test_the_draw_config_names_and_makes_a_drawn_file(tmp_path: Path) -> None:
+    drawn = compose_config(
+        "train", "data=synthetic_draw", "data.synthetic.draw=3", "data.synthetic.num_points=2000"
+    ).data
     assert Path(drawn.path).name == "synthetic_ca19_n2000_seed0_draw3.h5"
-    hard = compose_config("train", "data=synthetic_hard").data
-    assert Path(hard.path).name == "synthetic_ca19_n1000_seed0_hard.h5"
-    refused = compose_config("train", "data.synthetic.draw=-2").data
-    assert Path(refused.path).name == REFUSED_SETTINGS_NAME
+    assert Path(drawn.path).name == synthetic_file_name(**drawn.synthetic)
+    assert Path(compose_config("train", "data=synthetic_draw").data.path).name == (
+        "synthetic_ca19_n1000_seed0_draw0.h5"
+    )
+    assert compose_config("train").data.synthetic.draw is None
 
     synthetic = {"num_points": 20, "seed": 0, "draw": 4}
     path = tmp_path / synthetic_file_name(**synthetic)
@@ -166,9 +168,19 @@ def test_the_data_config_names_and_makes_a_drawn_file(tmp_path: Path) -> None:
     assert path.is_file()
     assert json.loads(tree_summary_path(path.with_suffix("")).read_text())["draw"] == 4
 
-    bad = {**synthetic, "draw": -2}
-    module = CropSequenceDataModule(path=str(tmp_path / REFUSED_SETTINGS_NAME), synthetic=bad)
+    bad = CropSequenceDataModule(path=str(path), synthetic={**synthetic, "draw": -2})
     with pytest.raises(CroplandError, match=r"^data\.synthetic\.draw must be a non-negative"):
+        bad.prepare_data()
+
+
+def test_a_draw_never_reads_the_tuned_file(tmp_path: Path) -> None:
+    """data=synthetic with a draw: its path is the tuned tree's, which may exist already."""
+    tuned = tmp_path / synthetic_file_name(num_points=20, seed=0)
+    tuned.write_bytes(b"the tuned tree's file")
+    module = CropSequenceDataModule(
+        path=str(tuned), synthetic={"num_points": 20, "seed": 0, "draw": 1}
+    )
+    with pytest.raises(CroplandError, match="data=synthetic_draw data.synthetic.draw=1"):
         module.prepare_data()
 
 

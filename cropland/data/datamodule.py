@@ -107,12 +107,23 @@ class CropSequenceDataModule(L.LightningDataModule):
         beside the file lets the first make it while the others wait, then reuse it.
         """
         self._check_path_is_not_a_folder()
-        if self.path.exists() or self.synthetic is None:
+        if self.synthetic is None:
+            return
+        draw = self.synthetic.get("draw")
+        # A drawn generator never reads a file of another name, even one that exists (the tuned
+        # tree's, under data=synthetic): its data would not be what the draw says.
+        if self.path.exists() and draw is None:
             return
         try:
             expected = synthetic_file_name(**self.synthetic)
         except CroplandError as error:  # the settings name no file; say where they are
             raise CroplandError(f"data.synthetic.{error}") from None
+        if self.path.name != expected and draw is not None:
+            raise CroplandError(
+                f"data.synthetic.draw={draw} needs a file of its own, {expected}, which "
+                f"data.path={self.path.name} is not: choose data=synthetic_draw "
+                f"data.synthetic.draw={draw}, whose path follows the draw"
+            )
         if self.path.name != expected:
             # A path of the user's own that is missing: never generate data under their name.
             raise CroplandError(

@@ -24,13 +24,14 @@ Every number those steps use comes from one :class:`~.settings.GeneratorSettings
 defaults are the tuned generator. :class:`Character` (missing months, closer classes, more
 noise, a season shifted per province) makes the data harder without changing its layout, and
 :data:`HARD` is the ``data=synthetic_hard`` preset. A ``draw`` (:mod:`.draws`) is another
-generator of a family drawn from wide priors, so that no recipe is tuned to one generator.
+generator of a family drawn from wide priors, so that no recipe is tuned to one generator
+(``data=synthetic_draw``).
 :mod:`.naming` names the files (:func:`synthetic_file_name`).
 """
 
 from cropland.data.synthetic.character import HARD, Character
 from cropland.data.synthetic.draws import draw_settings
-from cropland.data.synthetic.naming import register_synthetic_resolver, synthetic_file_name
+from cropland.data.synthetic.naming import synthetic_file_name
 from cropland.data.synthetic.tree_writer import generate_tree, tree_summary_path
 
 __all__ = [
@@ -41,7 +42,3 @@ __all__ = [
     "synthetic_file_name",
     "tree_summary_path",
 ]
-
-# conf/data/synthetic.yaml names its file with it; every reader of that config (the DataModule,
-# so every script and test that composes data) imports this package first.
-register_synthetic_resolver()

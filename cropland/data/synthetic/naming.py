@@ -1,22 +1,13 @@
-"""The file name that tells synthetic datasets apart, and the config resolver that writes it.
+"""The file name that tells synthetic datasets apart.
 
-``conf/data/synthetic.yaml`` names its file ``${synthetic_file_name:${.synthetic}}``, so any
-``data.synthetic`` settings (a draw, a character) get their own file without a path of the
-user's; the DataModule checks the name with the same function before it generates anything.
+``conf/data/synthetic*.yaml`` build their default paths the same way; the DataModule checks the
+name with this function before it generates anything.
 """
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
-
 from cropland.data.synthetic.character import Character
 from cropland.data.synthetic.draws import check_draw
-from cropland.errors import CroplandError
-
-# What the resolver names a file whose settings are refused: the DataModule then refuses them
-# in one line. Raised inside the resolver, the error would reach the user as a traceback,
-# because OmegaConf drops its cause.
-REFUSED_SETTINGS_NAME = "synthetic_settings_refused.h5"
 
 
 def synthetic_file_name(
@@ -35,15 +26,3 @@ def synthetic_file_name(
     check_draw(draw, character)
     suffix = character.suffix() if draw is None else f"_draw{draw}"
     return f"synthetic_ca19_n{num_points}_seed{seed}{suffix}.h5"
-
-
-def _file_name_of(settings: DictConfig) -> str:
-    try:
-        return synthetic_file_name(**OmegaConf.to_container(settings, resolve=True))
-    except CroplandError:
-        return REFUSED_SETTINGS_NAME
-
-
-def register_synthetic_resolver() -> None:
-    """Make ``${synthetic_file_name:<data.synthetic node>}`` known to OmegaConf."""
-    OmegaConf.register_new_resolver("synthetic_file_name", _file_name_of, replace=True)
