@@ -4,7 +4,7 @@
 
 Read from multirun folders after the jobs ended, so it works whichever launcher ran them
 (``experiment=benchmark`` writes it into its own multirun folder at the end;
-``scripts/benchmark_table.py`` joins several, e.g. the networks' and the forest's). A job's
+``scripts/benchmark_table.py`` joins several, e.g. the networks' and the baselines'). A job's
 identity comes from files Hydra and the scripts write into its folder: the choices of config
 groups (``.hydra/hydra.yaml``), the resolved ``config.yaml`` and ``metrics.json``. These are
 read as plain YAML/JSON: nothing in them is resolved, imported or run.
@@ -32,7 +32,8 @@ CSV_FILE = "benchmark.csv"
 MARKDOWN_FILE = "benchmark.md"
 # What tells rows apart; the seeds of one row are its replicates.
 ROW_KEYS = ("data", "split", "channels", "model")
-# The name the forest's rows get (scripts/train_forest.py has no model group).
+# The name of the random forest's rows in runs of the retired scripts/train_forest.py, whose
+# config has a ``forest`` section instead of scripts/train_baseline.py's ``baseline``.
 FOREST = "random_forest"
 
 
@@ -46,6 +47,8 @@ class Job:
     channels: str
     model: str
     metrics: dict[str, float] = field(default_factory=dict)
+    # A non-deep baseline's job (scripts/train_baseline.py), whose best row is the one to beat.
+    baseline: bool = False
     # Whether the job ended (the multirun summary's job.json is written when a job ends).
     ended: bool = True
 
@@ -78,18 +81,26 @@ def _read_job(hydra_file: Path) -> Job | None:
     metrics_file = folder / "metrics.json"
     metrics = _json_mapping(metrics_file) if metrics_file.is_file() else {}
     data_choice = _text(choices.get("data"))
+    baseline = _child(config, "baseline")
+    if baseline:
+        model = _text(baseline.get("name"))
+    elif _child(config, "forest"):
+        model = FOREST
+    else:
+        model = _text(choices.get("model"))
     return Job(
         folder=folder,
         # A preset's name says which synthetic set; a prepared file is named by its file.
         data=data_choice if data_choice != "prepared" else Path(_text(data.get("path"))).stem,
         split=_text(data.get("split")),
         channels=_text(data.get("channels")),
-        model=FOREST if _child(config, "forest") else _text(choices.get("model")),
+        model=model,
         metrics={
             k: float(v)
             for k, v in metrics.items()
             if isinstance(v, int | float) and not isinstance(v, bool)
         },
+        baseline=bool(baseline) or bool(_child(config, "forest")),
         ended=(folder / JOB_FILE).is_file() or metrics_file.is_file(),
     )
 
@@ -126,11 +137,13 @@ def _json_mapping(path: Path) -> dict[str, Any]:
 
 def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
     """One row per (data, split, channels, model): the mean and sample standard deviation over
-    its completed jobs, how many ran, failed and have not ended, and the margin over the
-    forest's row of the same data, split and channels when there is one."""
+    its completed jobs, how many ran, failed and have not ended, and the margins over the best
+    baseline of the same data, split and channels (the baseline row with the highest mean test
+    accuracy) when there is one."""
     groups: dict[tuple[str, ...], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.key, []).append(job)
+    baselines = {key for key, members in groups.items() if any(job.baseline for job in members)}
     rows = []
     for key, members in sorted(groups.items()):
         done = [job for job in members if job.completed]
@@ -148,20 +161,28 @@ def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
             [job.metrics[m] for job in done for m in _SECONDS if m in job.metrics]
         )[0]
         rows.append(row)
-    forest_acc = {
-        tuple(row[k] for k in ROW_KEYS[:-1]): row["test_acc_mean"]
-        for row in rows
-        if row["model"] == FOREST
-    }
+    best: dict[tuple[str, ...], dict[str, Any]] = {}
     for row in rows:
-        baseline = forest_acc.get(tuple(row[k] for k in ROW_KEYS[:-1]))
-        mean = row["test_acc_mean"]
-        compared = row["model"] != FOREST and baseline is not None and mean is not None
-        row["acc_over_forest"] = mean - baseline if compared else None
+        setting = tuple(row[k] for k in ROW_KEYS[:-1])
+        if tuple(row[k] for k in ROW_KEYS) not in baselines or row["test_acc_mean"] is None:
+            continue
+        if setting not in best or row["test_acc_mean"] > best[setting]["test_acc_mean"]:
+            best[setting] = row
+    for row in rows:
+        to_beat = best.get(tuple(row[k] for k in ROW_KEYS[:-1]))
+        compared = to_beat is not None and to_beat is not row
+        row["best_baseline"] = to_beat["model"] if to_beat is not None else None
+        for metric in ("acc", "f1_macro"):
+            mean = row[f"test_{metric}_mean"]
+            row[f"{metric}_over_best_baseline"] = (
+                mean - to_beat[f"test_{metric}_mean"]
+                if compared and mean is not None and to_beat[f"test_{metric}_mean"] is not None
+                else None
+            )
     return rows
 
 
-# A network's seconds per epoch; the forest's whole fit, its one "epoch".
+# A network's seconds per epoch; a baseline's whole fit, its one "epoch".
 _SECONDS = ("time/seconds_per_epoch", "time/seconds_to_fit")
 
 
@@ -180,7 +201,7 @@ def write_benchmark(rows: list[dict[str, Any]], folder: Path, sources: list[Path
     if not rows:
         raise CroplandError(
             f"no training jobs in {', '.join(map(str, sources))}: expected the folders of "
-            "multiruns of scripts/train.py or scripts/train_forest.py"
+            "multiruns of scripts/train.py or scripts/train_baseline.py"
         )
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
@@ -194,40 +215,44 @@ def write_benchmark(rows: list[dict[str, Any]], folder: Path, sources: list[Path
 
 def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
     lines = [
-        "| data | split | channels | model | runs | test acc | test macro F1 | acc - forest "
-        "| parameters | s/epoch |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| data | split | channels | model | runs | test acc | test macro F1 "
+        "| acc - best baseline | F1 - best baseline | parameters | s/epoch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         runs = f"{row['runs']}" + "".join(
             f" ({row[state]} {state})" for state in ("failed", "unfinished") if row[state]
         )
-        margin, params, seconds = (
-            row["acc_over_forest"],
-            row["parameters"],
-            row["seconds_per_epoch"],
-        )
+        params, seconds = row["parameters"], row["seconds_per_epoch"]
+        is_best = row["best_baseline"] == row["model"]
         cells = [
             *(str(row[key]) for key in ROW_KEYS),
             runs,
             _pm(row["test_acc_mean"], row["test_acc_std"]),
             _pm(row["test_f1_macro_mean"], row["test_f1_macro_std"]),
-            "" if margin is None else f"{100 * margin:+.1f} pts",
+            "row to beat" if is_best else _points(row["acc_over_best_baseline"]),
+            _points(row["f1_macro_over_best_baseline"]),
             "" if params is None else f"{params:,}",
             "" if seconds is None else f"{seconds:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [
         "",
-        "Mean +- sample standard deviation over the runs (seeds) of each row; acc - forest: "
-        "the row's mean test accuracy minus the random forest's on the same data, split and "
-        "channels; s/epoch: seconds per training epoch with its validation (the forest: its "
-        "whole fit).",
+        "Mean +- sample standard deviation over the runs (seeds) of each row; acc - best "
+        "baseline: the row's mean test accuracy minus that of the best baseline on the same "
+        "data, split and channels (of the non-deep baselines, e.g. random_forest and "
+        "gradient_boosting, the one with the highest mean test accuracy: the row to beat); "
+        "F1 - best baseline: the same for macro F1, against that baseline; s/epoch: seconds "
+        "per training epoch with its validation (a baseline: its whole fit).",
         "",
         "From: " + ", ".join(str(source) for source in sources),
         "",
     ]
     return "\n".join(lines + notes)
+
+
+def _points(margin: float | None) -> str:
+    return "" if margin is None else f"{100 * margin:+.1f} pts"
 
 
 def _pm(mean: float | None, std: float | None) -> str:

@@ -1,9 +1,9 @@
 """Join multiruns into one benchmark table:
   python scripts/benchmark_table.py \\
-    'multiruns=[outputs/train/multiruns/A,outputs/train_forest/multiruns/B]'
+    'multiruns=[outputs/train/multiruns/A,outputs/train_baseline/multiruns/B]'
 
 Test accuracy and macro F1 (mean +- std over seeds) per data set, split, channel set and model,
-the margin over the random forest, parameters and seconds per epoch, as benchmark.csv and
+the margins over the best baseline, parameters and seconds per epoch, as benchmark.csv and
 benchmark.md in the run folder.
 """
 

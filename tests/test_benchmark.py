@@ -1,5 +1,5 @@
-"""The benchmark: experiment=benchmark and experiment=benchmark_forest as multiruns, and the table
-that scripts/benchmark_table.py joins from them."""
+"""The benchmark: experiment=benchmark and experiment=benchmark_baseline as multiruns, and the
+table that scripts/benchmark_table.py joins from them."""
 
 from __future__ import annotations
 
@@ -41,16 +41,24 @@ def test_the_benchmark_sweeps_every_model_seeds_channel_sets_data_sets_and_split
     assert sweep["data.split"] == ["stratified", "province"]
     # The province split needs its test province, in every data set swept.
     for data in sweep["data"]:
-        for config, experiment in (("train", "benchmark"), ("train_forest", "benchmark_forest")):
+        for config, experiment in (
+            ("train", "benchmark"),
+            ("train_baseline", "benchmark_baseline"),
+        ):
             cfg = compose_config(
                 config, f"experiment={experiment}", f"data={data}", return_hydra_config=True
             )
             assert cfg.data.test_province == "SK"
-    forest = _sweep("train_forest", ["experiment=benchmark_forest"])
-    assert {k: v for k, v in forest.items() if k != "forest.seed"} == {
-        k: v for k, v in sweep.items() if k not in ("model", "seed")
+    baselines = _sweep("train_baseline", ["experiment=benchmark_baseline"])
+    assert {k: v for k, v in baselines.items() if k != "baseline"} == {
+        k: v for k, v in sweep.items() if k != "model"
     }
-    assert len(forest["forest.seed"]) == 3
+    assert set(baselines["baseline"]) == {
+        p.stem for p in (PROJECT_ROOT / "conf" / "baseline").glob("*.yaml")
+    }
+    # The swept seed is the estimators' random_state.
+    cfg = compose_config("train_baseline", "experiment=benchmark_baseline", "seed=7")
+    assert cfg.baseline.estimator.random_state == 7
 
 
 def _metrics(job: Path) -> dict[str, float]:
@@ -64,7 +72,15 @@ def _jobs(sweep: Path, override: str = "") -> list[Path]:
     ]
 
 
-def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_the_forest(
+# Small enough to take a second on the tiny set; hgb's hold-out is large enough to have a
+# sequence of each of its ten classes.
+QUICK_BASELINES = {
+    "rf": ["baseline.estimator.n_estimators=20", "baseline.estimator.n_jobs=1"],
+    "hgb": ["baseline.estimator.max_iter=20", "baseline.estimator.validation_fraction=0.25"],
+}
+
+
+def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_the_best_baseline(
     prepared_file, tmp_path
 ):
     data = ["data=prepared", f"data.path={prepared_file}", "data.channels=rgb"]
@@ -79,35 +95,40 @@ def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_th
         *QUICK,
     )
     assert networks.returncode == 0, networks.stderr[-3000:]
-    forest = run_script(
-        "train_forest.py",
-        "experiment=benchmark_forest",
-        *data,
-        "data.split=stratified",
-        "forest.seed=1,2",
-        "forest.trees=20",
-        f"paths.log_dir={tmp_path}",
-    )
-    assert forest.returncode == 0, forest.stderr[-3000:]
+    baseline_sweeps = {}
+    for baseline, quick in QUICK_BASELINES.items():
+        log_dir = tmp_path / baseline
+        result = run_script(
+            "train_baseline.py",
+            "experiment=benchmark_baseline",
+            f"baseline={baseline}",
+            *data,
+            "data.split=stratified",
+            "seed=1,2",
+            *quick,
+            f"paths.log_dir={log_dir}",
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        (baseline_sweeps[baseline],) = (log_dir / "train_baseline" / "multiruns").iterdir()
     (network_sweep,) = (tmp_path / "train" / "multiruns").iterdir()
-    (forest_sweep,) = (tmp_path / "train_forest" / "multiruns").iterdir()
     # Each multirun writes its own table at the end.
     assert (network_sweep / "benchmark.md").is_file()
     assert "| prepared" not in (network_sweep / "benchmark.md").read_text()  # named by file
 
     joined = call_script(
         "benchmark_table.py",
-        f"multiruns=[{network_sweep},{forest_sweep}]",
+        f"multiruns=[{network_sweep},{baseline_sweeps['rf']},{baseline_sweeps['hgb']}]",
         f"paths.log_dir={tmp_path}",
     )
     assert joined.returncode == 0, joined.stderr[-3000:]
     (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
     with open(folder / "benchmark.csv") as handle:
         rows = {row["model"]: row for row in csv.DictReader(handle)}
-    assert set(rows) == {"tempcnn", "single_date", "random_forest"}
+    assert set(rows) == {"tempcnn", "single_date", "random_forest", "gradient_boosting"}
     for model, jobs in (
         ("tempcnn", _jobs(network_sweep, "model=tempcnn")),
-        ("random_forest", _jobs(forest_sweep)),
+        ("random_forest", _jobs(baseline_sweeps["rf"])),
+        ("gradient_boosting", _jobs(baseline_sweeps["hgb"])),
     ):
         accuracy = [_metrics(job)["test/acc"] for job in jobs]
         assert len(accuracy) == 2
@@ -128,10 +149,17 @@ def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_th
     )
     assert int(rows["tempcnn"]["parameters"]) == sum(p.numel() for p in net.parameters())
     assert float(rows["tempcnn"]["seconds_per_epoch"]) > 0
-    assert float(rows["tempcnn"]["acc_over_forest"]) == pytest.approx(
-        float(rows["tempcnn"]["test_acc_mean"]) - float(rows["random_forest"]["test_acc_mean"])
+    # The row to beat: the baseline with the higher mean test accuracy.
+    best = max(
+        ("random_forest", "gradient_boosting"), key=lambda m: float(rows[m]["test_acc_mean"])
     )
-    assert rows["random_forest"]["parameters"] == rows["random_forest"]["acc_over_forest"] == ""
+    assert {row["best_baseline"] for row in rows.values()} == {best}
+    for metric in ("acc", "f1_macro"):
+        assert float(rows["tempcnn"][f"{metric}_over_best_baseline"]) == pytest.approx(
+            float(rows["tempcnn"][f"test_{metric}_mean"]) - float(rows[best][f"test_{metric}_mean"])
+        )
+    assert rows[best]["acc_over_best_baseline"] == rows[best]["f1_macro_over_best_baseline"] == ""
+    assert rows["random_forest"]["parameters"] == rows["gradient_boosting"]["parameters"] == ""
     markdown = (folder / "benchmark.md").read_text()
     assert f"| {prepared_file.stem} | stratified | rgb | tempcnn | 2 |" in markdown
     assert "benchmark.md" in joined.stderr
@@ -151,6 +179,33 @@ def _fake_job(
     if ended:  # the multirun summary's record of a job that ended
         (job / "job.json").write_text(json.dumps({"status": "completed" if metrics else "failed"}))
     return job
+
+
+def test_the_row_to_beat_is_the_best_baseline_and_old_forest_runs_count_as_one(tmp_path):
+    sweep = tmp_path / "sweep"
+    data = "data:\n  split: stratified\n  channels: rgb\n"
+    scores = {  # model section of config.yaml -> (test/acc, test/f1_macro)
+        "": (0.50, 0.45),  # a network (its name comes from the model group: tae)
+        "forest:\n  trees: 500\n": (0.40, 0.30),  # scripts/train_forest.py's runs, retired
+        "baseline:\n  name: gradient_boosting\n": (0.45, 0.50),
+    }
+    for number, (section, (acc, f1)) in enumerate(scores.items()):
+        metrics = {"test/acc": acc, "test/f1_macro": f1}
+        _fake_job(sweep, number, config=section + data, metrics=metrics)
+    result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
+    rows = {row["model"]: row for row in csv.DictReader((folder / "benchmark.csv").open())}
+    assert set(rows) == {"tae", "random_forest", "gradient_boosting"}
+    assert {row["best_baseline"] for row in rows.values()} == {"gradient_boosting"}
+    # Margins against the best by accuracy, in both scores, also where its F1 is not the best.
+    for model, acc, f1 in (("tae", 0.05, -0.05), ("random_forest", -0.05, -0.20)):
+        assert float(rows[model]["acc_over_best_baseline"]) == pytest.approx(acc)
+        assert float(rows[model]["f1_macro_over_best_baseline"]) == pytest.approx(f1)
+    markdown = (folder / "benchmark.md").read_text()
+    assert "| acc - best baseline | F1 - best baseline |" in markdown
+    assert "| gradient_boosting | 1 | 0.450 | 0.500 | row to beat |  |" in markdown
+    assert "| tae | 1 | 0.500 | 0.450 | +5.0 pts | -5.0 pts |" in markdown
 
 
 def test_a_failed_job_is_counted_and_a_crafted_file_is_refused_in_one_line(tmp_path):
