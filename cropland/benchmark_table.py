@@ -81,6 +81,11 @@ def _read_job(hydra_file: Path) -> Job | None:
     metrics_file = folder / "metrics.json"
     metrics = _json_mapping(metrics_file) if metrics_file.is_file() else {}
     data_choice = _text(choices.get("data"))
+    if data_choice == "prepared":
+        data_choice = Path(_text(data.get("path"))).stem
+    draw = _child(data, "synthetic").get("draw")
+    if draw is not None:  # every drawn generator is a data set of its own
+        data_choice = f"{data_choice}_{_text(draw)}"
     baseline = _child(config, "baseline")
     if baseline:
         model = _text(baseline.get("name"))
@@ -91,7 +96,7 @@ def _read_job(hydra_file: Path) -> Job | None:
     return Job(
         folder=folder,
         # A preset's name says which synthetic set; a prepared file is named by its file.
-        data=data_choice if data_choice != "prepared" else Path(_text(data.get("path"))).stem,
+        data=data_choice,
         split=_text(data.get("split")),
         channels=_text(data.get("channels")),
         model=model,

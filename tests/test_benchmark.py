@@ -276,3 +276,18 @@ def test_hand_edited_job_files_give_a_table_not_a_traceback(
     # Only a real number counts as a score; names that are not text show as "?".
     assert row["runs"] == ("1" if metrics.startswith('{"test/acc": 0.5') else "0")
     assert "?" in (row["model"], row["split"], row["data"])
+
+
+def test_each_drawn_generator_is_a_data_set_of_its_own(tmp_path):
+    sweep = tmp_path / "sweep"
+    for number, draw in enumerate((3, 3, 7)):
+        config = f"data:\n  split: stratified\n  channels: rgb\n  synthetic:\n    draw: {draw}\n"
+        _fake_job(sweep, number, config=config, metrics={"test/acc": 0.5, "test/f1_macro": 0.4})
+    result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
+    rows = list(csv.DictReader((folder / "benchmark.csv").open()))
+    assert {(row["data"], row["runs"]) for row in rows} == {
+        ("synthetic_3", "2"),
+        ("synthetic_7", "1"),
+    }
