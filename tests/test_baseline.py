@@ -14,6 +14,7 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.layout import MONTHS
 from cropland.data.prepare import prepare_dataset
 from cropland.training.baseline_features import sequence_features
+from cropland.training.scores import accuracy_and_macro_f1
 from tests.refusals import assert_refused
 from tests.script_runs import call_script
 from tests.tiny_tree import expected_record, write_sequence
@@ -147,6 +148,21 @@ def test_baseline_run_writes_the_keys_a_network_run_writes(
         "confusion_matrix_norm.png",
     ):
         assert (run / written).is_file(), written
+    # Every test sequence, named as a network's run names it, with the predictions scored.
+    path = run / "test_predictions.csv"
+    assert path.read_text().splitlines()[0] == "sequence,point,label,predicted"
+    sequences, points, labels, predicted = np.loadtxt(
+        path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2
+    ).T
+    test = datamodule.datasets["test"]
+    np.testing.assert_array_equal(sequences, np.sort(test.indices))
+    np.testing.assert_array_equal(points, datamodule.prepared_file.sequences.point[sequences])
+    np.testing.assert_array_equal(labels, datamodule.prepared_file.sequences.label[sequences])
+    confusion = np.zeros((len(datamodule.classes),) * 2, dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    acc, f1 = accuracy_and_macro_f1(confusion)
+    assert acc == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert f1 == pytest.approx(metrics["test/f1_macro"], abs=1e-6)
 
 
 def test_gradient_boosting_is_fitted_on_the_training_split_alone(

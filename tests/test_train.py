@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -12,6 +13,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.training.module import CropSequenceClassifier
+from cropland.training.scores import accuracy_and_macro_f1
 from cropland.training.train import train
 from tests.hydra_configs import run_config
 from tests.script_runs import TINY_TRAINING, call_script, run_script
@@ -66,6 +68,47 @@ def test_train_writes_metrics_report_and_figures(fitted_run):
         assert word in report
     assert (out / "confusion_matrix.png").stat().st_size > 0
     assert (out / "config.yaml").exists()
+
+
+def test_test_predictions_are_the_best_checkpoints_on_the_tested_sequences(
+    fitted_run, prepared_file
+):
+    out, metrics = fitted_run
+    path = out / "test_predictions.csv"
+    assert path.read_text().splitlines()[0] == "sequence,point,label,predicted"
+    sequences, points, labels, predicted = np.loadtxt(
+        path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2
+    ).T
+    dm = CropSequenceDataModule(str(prepared_file), channels="rgb_ndvi45_gndvi", batch_size=4)
+    dm.setup()
+    # trainer.limit_test_batches=2: the first two batches of the (unshuffled) test loader.
+    loader = iter(dm.test_dataloader())
+    batches = [dm.on_after_batch_transfer(next(loader), 0) for _ in range(2)]
+    tested = torch.cat([batch["index"] for batch in batches]).numpy()
+    assert len(sequences) == metrics["test/sequences"] == len(tested)
+    np.testing.assert_array_equal(sequences, np.sort(tested))
+    table = dm.prepared_file.sequences
+    np.testing.assert_array_equal(points, table.point[sequences])
+    np.testing.assert_array_equal(labels, table.label[sequences])
+    # The predictions of the checkpoint that was tested, which give its logged scores.
+    (best,) = [p for p in (out / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"]
+    model = CropSequenceClassifier.load_from_checkpoint(best, map_location="cpu").eval()
+    with torch.no_grad():
+        expected = {
+            int(index): int(logit.argmax())
+            for batch in batches
+            for index, logit in zip(
+                batch["index"],
+                model(batch["image"], batch["lengths"], batch["months"]),
+                strict=True,
+            )
+        }
+    assert predicted.tolist() == [expected[int(s)] for s in sequences]
+    confusion = np.zeros((len(dm.classes),) * 2, dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    acc, f1 = accuracy_and_macro_f1(confusion)
+    assert acc == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert f1 == pytest.approx(metrics["test/f1_macro"], abs=1e-6)
 
 
 def test_checkpoints_load_with_weights_only(fitted_run):

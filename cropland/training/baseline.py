@@ -30,6 +30,7 @@ from cropland.io import write_json_atomic, write_text_atomic
 from cropland.training.baseline_features import check_feature_settings, sequence_features
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.report import classification_report, save_confusion_figures
+from cropland.training.train import write_test_predictions
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ _TOO_FEW_TO_HOLD_OUT = re.compile(
 
 def train_baseline(cfg: DictConfig) -> dict[str, Any]:
     """Fit the baseline on the training split, score validation and test; write metrics.json,
-    report.txt and confusion figures into the run folder, as ``train`` does."""
+    report.txt, confusion figures and test_predictions.csv into the run folder, as ``train``
+    does."""
     try:
         from sklearn.base import BaseEstimator, is_classifier
     except ImportError as error:
@@ -113,6 +115,8 @@ def train_baseline(cfg: DictConfig) -> dict[str, Any]:
         Console().print(f"\n[bold]Test set, {name}[/bold]\n{report}\n", highlight=False)
         write_text_atomic(output_dir / "report.txt", report + "\n")
         save_confusion_figures(confusion, datamodule.classes, output_dir)
+        test = datamodule.datasets["test"]
+        write_test_predictions(output_dir, datamodule, test.indices, test.labels, predicted)
     else:
         log.warning("The test split is empty (data.test_fraction=0?): nothing to test.")
     write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))

@@ -95,6 +95,10 @@ class CropSequenceClassifier(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         # Confusion matrix of the last finished validation and test epochs, for reports.
         self.confusion: dict[str, Tensor] = {}
+        # The last test epoch's (sequence index in the prepared file, label, predicted class)
+        # per sequence this process scored, for the paired comparisons of benchmark tables.
+        self.test_predictions: Tensor = torch.empty(0, 3, dtype=torch.int64)
+        self._test_batches: list[Tensor] = []
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, *args, **kwargs):
@@ -136,6 +140,9 @@ class CropSequenceClassifier(L.LightningModule):
         self._mean_loss(stage).update(loss.detach(), weight=len(logits))
         if stage == "train":
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        elif stage == "test":
+            predicted = logits.detach().argmax(dim=1)
+            self._test_batches.append(torch.stack([batch["index"], batch["label"], predicted], 1))
         return loss
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
@@ -167,8 +174,16 @@ class CropSequenceClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._end_epoch("val")
 
+    def on_test_epoch_start(self) -> None:
+        self._test_batches = []
+
     def on_test_epoch_end(self) -> None:
         self._end_epoch("test")
+        if self._test_batches:
+            self.test_predictions = torch.cat(self._test_batches).cpu()
+        else:
+            self.test_predictions = torch.empty(0, 3, dtype=torch.int64)
+        self._test_batches = []
 
     def configure_optimizers(self):
         # Only training builds these, and only from plain settings naming torch classes.
