@@ -8,6 +8,11 @@ Read from multirun folders after the jobs ended, so it works whichever launcher 
 identity comes from files Hydra and the scripts write into its folder: the choices of config
 groups (``.hydra/hydra.yaml``), the resolved ``config.yaml`` and ``metrics.json``. These are
 read as plain YAML/JSON: nothing in them is resolved, imported or run.
+
+Each margin over the best baseline comes with a paired bootstrap interval, from the jobs'
+``test_predictions.csv``: the test split is the same for every seed of one data set and split,
+so the runs are scored on the same resampled sequences. A row gets no interval (an empty cell)
+when a job lacks the file, a file is unusable, or the jobs' test sets differ: never a wrong one.
 """
 
 from __future__ import annotations
@@ -15,18 +20,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import statistics
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from rich.console import Console
 
 from cropland.errors import CroplandError
+from cropland.evaluation.bootstrap import paired_difference_intervals
 from cropland.io import write_text_atomic
 from cropland.multirun_summary import JOB_FILE, AtMultirunEnd
+from cropland.training.train import TEST_PREDICTION_COLUMNS, TEST_PREDICTIONS_FILE
+
+log = logging.getLogger(__name__)
 
 CSV_FILE = "benchmark.csv"
 MARKDOWN_FILE = "benchmark.md"
@@ -35,6 +47,15 @@ ROW_KEYS = ("data", "split", "channels", "model")
 # The name of the random forest's rows in runs of the retired scripts/train_forest.py, whose
 # config has a ``forest`` section instead of scripts/train_baseline.py's ``baseline``.
 FOREST = "random_forest"
+# The paired bootstrap of the margins: resamples of the test sequences, level and seed.
+RESAMPLES = 2000
+LEVEL = 0.95
+BOOTSTRAP_SEED = 0
+# What a test_predictions.csv may hold, whatever a hand-edited or foreign file holds: more
+# sequences than a test split of ours, more classes than a crop legend. Past them, no interval.
+MAX_PREDICTION_ROWS = 1_000_000
+MAX_PREDICTION_BYTES = 64 * MAX_PREDICTION_ROWS
+MAX_CLASSES = 1000
 
 
 @dataclass
@@ -144,14 +165,16 @@ def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
     """One row per (data, split, channels, model): the mean and sample standard deviation over
     its completed jobs, how many ran, failed and have not ended, and the margins over the best
     baseline of the same data, split and channels (the baseline row with the highest mean test
-    accuracy) when there is one."""
+    accuracy) when there is one, each with its paired bootstrap interval where the jobs' test
+    predictions allow one."""
     groups: dict[tuple[str, ...], list[Job]] = {}
     for job in jobs:
         groups.setdefault(job.key, []).append(job)
     baselines = {key for key, members in groups.items() if any(job.baseline for job in members)}
     rows = []
+    completed: dict[tuple[str, ...], list[Job]] = {}
     for key, members in sorted(groups.items()):
-        done = [job for job in members if job.completed]
+        done = completed[key] = [job for job in members if job.completed]
         row: dict[str, Any] = dict(zip(ROW_KEYS, key, strict=True))
         row["runs"] = len(done)
         row["failed"] = sum(1 for job in members if job.ended and not job.completed)
@@ -173,18 +196,174 @@ def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
             continue
         if setting not in best or row["test_acc_mean"] > best[setting]["test_acc_mean"]:
             best[setting] = row
+    predictions = _PredictionFiles()
     for row in rows:
         to_beat = best.get(tuple(row[k] for k in ROW_KEYS[:-1]))
         compared = to_beat is not None and to_beat is not row
         row["best_baseline"] = to_beat["model"] if to_beat is not None else None
+        intervals = (
+            predictions.margin_intervals(
+                completed[tuple(row[k] for k in ROW_KEYS)],
+                completed[tuple(to_beat[k] for k in ROW_KEYS)],
+            )
+            if compared
+            else {}
+        )
         for metric in ("acc", "f1_macro"):
             mean = row[f"test_{metric}_mean"]
-            row[f"{metric}_over_best_baseline"] = (
+            margin = (
                 mean - to_beat[f"test_{metric}_mean"]
                 if compared and mean is not None and to_beat[f"test_{metric}_mean"] is not None
                 else None
             )
+            low, high = intervals.get(metric, (None, None)) if margin is not None else (None, None)
+            row[f"{metric}_over_best_baseline"] = margin
+            row[f"{metric}_over_best_baseline_low"] = low
+            row[f"{metric}_over_best_baseline_high"] = high
+    predictions.report_missing()
     return rows
+
+
+@dataclass(frozen=True)
+class _TestPredictions:
+    """One job's test predictions, ordered by sequence identity (index in file, point)."""
+
+    identity: np.ndarray  # (sequences, 2)
+    label: np.ndarray
+    predicted: np.ndarray
+
+
+class _PredictionFiles:
+    """The jobs' ``test_predictions.csv``, each read once; an unusable one is named in one
+    warning, the jobs without one are counted in one line at the end."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, _TestPredictions | None] = {}
+        self._missing: set[Path] = set()
+
+    def margin_intervals(
+        self, jobs: list[Job], baseline_jobs: list[Job]
+    ) -> dict[str, tuple[float, float]]:
+        """Paired bootstrap intervals of the mean accuracy (and macro F1) over ``jobs`` minus
+        the mean over ``baseline_jobs``, from the same resamples of their shared test set; {}
+        when any job's predictions are missing or unusable, or their test sets differ."""
+        if not jobs or not baseline_jobs:
+            return {}
+        read = [self._predictions(job) for job in [*jobs, *baseline_jobs]]
+        if any(predictions is None for predictions in read):
+            return {}
+        first = read[0]
+        for job, other in zip([*jobs, *baseline_jobs][1:], read[1:], strict=True):
+            if not (
+                np.array_equal(first.identity, other.identity)
+                and np.array_equal(first.label, other.label)
+            ):
+                log.warning(
+                    "%s and %s were tested on different sequences or labels: no interval for "
+                    "%s against %s",
+                    jobs[0].folder,
+                    job.folder,
+                    jobs[0].model,
+                    baseline_jobs[0].model,
+                )
+                return {}
+        # Classes in no run's truth or predictions count in no score: numbering the ones that
+        # occur keeps the confusion matrices as small as the data allows.
+        found = np.stack([first.label, *(predictions.predicted for predictions in read)])
+        classes, numbered = np.unique(found, return_inverse=True)
+        numbered = numbered.reshape(found.shape)
+        intervals = paired_difference_intervals(
+            numbered[0],
+            numbered[1 : len(jobs) + 1],
+            numbered[len(jobs) + 1 :],
+            len(classes),
+            resamples=RESAMPLES,
+            level=LEVEL,
+            seed=BOOTSTRAP_SEED,
+        )
+        # A margin averages the jobs that have the score; so must its interval.
+        every_f1 = all("test/f1_macro" in job.metrics for job in [*jobs, *baseline_jobs])
+        return intervals if every_f1 else {"acc": intervals["acc"]}
+
+    def report_missing(self) -> None:
+        if self._missing:
+            log.info(
+                "%d job(s) without %s (runs of before it was written, or of several "
+                "processes): no interval for their rows, e.g. %s",
+                len(self._missing),
+                TEST_PREDICTIONS_FILE,
+                min(self._missing),
+            )
+
+    def _predictions(self, job: Job) -> _TestPredictions | None:
+        if job.folder not in self._read:
+            path = job.folder / TEST_PREDICTIONS_FILE
+            if not path.is_file():
+                self._missing.add(path)
+                self._read[job.folder] = None
+            else:
+                predictions = _read_test_predictions(path)
+                if isinstance(predictions, str):
+                    log.warning("%s: %s; no interval for its row", path, predictions)
+                    predictions = None
+                elif (problem := _disagreement(predictions, job.metrics)) is not None:
+                    log.warning("%s: %s; no interval for its row", path, problem)
+                    predictions = None
+                self._read[job.folder] = predictions
+        return self._read[job.folder]
+
+
+def _read_test_predictions(path: Path) -> _TestPredictions | str:
+    """The predictions in ``path``, or what is wrong with the file. Read within bounds: its
+    size is checked before it is read, and never more than the allowed rows are parsed."""
+    if path.stat().st_size > MAX_PREDICTION_BYTES:
+        return f"larger than {MAX_PREDICTION_BYTES:,} bytes"
+    header = ",".join(TEST_PREDICTION_COLUMNS)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline(len(header) + 2).strip()
+            if first != header:
+                return f"the first line is not {header!r}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy's warning for a file of no rows
+                table = np.loadtxt(
+                    handle,
+                    delimiter=",",
+                    dtype=np.int64,
+                    ndmin=2,
+                    comments=None,
+                    max_rows=MAX_PREDICTION_ROWS + 1,
+                )
+    except UnicodeDecodeError:
+        return "not text"
+    except (ValueError, OverflowError):
+        return f"expected whole numbers in its {len(TEST_PREDICTION_COLUMNS)} columns"
+    if not len(table):
+        return "no sequences"
+    if len(table) > MAX_PREDICTION_ROWS:
+        return f"more than {MAX_PREDICTION_ROWS:,} sequences"
+    if table.shape[1] != len(TEST_PREDICTION_COLUMNS):
+        return f"expected {len(TEST_PREDICTION_COLUMNS)} columns, found {table.shape[1]}"
+    classes = table[:, 2:]
+    if classes.min() < 0 or classes.max() >= MAX_CLASSES:
+        return f"a label or prediction outside the class indices 0 to {MAX_CLASSES - 1}"
+    table = table[np.lexsort((table[:, 1], table[:, 0]))]
+    identity = table[:, :2]
+    if (identity[1:] == identity[:-1]).all(axis=1).any():
+        return "a sequence listed twice"
+    return _TestPredictions(identity=identity, label=table[:, 2], predicted=table[:, 3])
+
+
+def _disagreement(predictions: _TestPredictions, metrics: dict[str, float]) -> str | None:
+    """Why the predictions are not those the job scored (another test set, a stale or edited
+    file), or None. Accuracy is a count over the sequences: half a sequence tells them apart."""
+    count = len(predictions.label)
+    if "test/sequences" in metrics and metrics["test/sequences"] != count:
+        return f"{count} sequences, but metrics.json scored {metrics['test/sequences']:g}"
+    correct = int((predictions.label == predictions.predicted).sum())
+    if abs(correct - metrics["test/acc"] * count) >= 0.5:
+        return f"accuracy {correct / count:.4f}, but metrics.json says {metrics['test/acc']:.4f}"
+    return None
 
 
 # A network's seconds per epoch; a baseline's whole fit, its one "epoch".
@@ -235,8 +414,8 @@ def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
             runs,
             _pm(row["test_acc_mean"], row["test_acc_std"]),
             _pm(row["test_f1_macro_mean"], row["test_f1_macro_std"]),
-            "row to beat" if is_best else _points(row["acc_over_best_baseline"]),
-            _points(row["f1_macro_over_best_baseline"]),
+            "row to beat" if is_best else _points(row, "acc"),
+            _points(row, "f1_macro"),
             "" if params is None else f"{params:,}",
             "" if seconds is None else f"{seconds:.1f}",
         ]
@@ -248,7 +427,10 @@ def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
         "data, split and channels (of the non-deep baselines, e.g. random_forest and "
         "gradient_boosting, the one with the highest mean test accuracy: the row to beat); "
         "F1 - best baseline: the same for macro F1, against that baseline; s/epoch: seconds "
-        "per training epoch with its validation (a baseline: its whole fit).",
+        "per training epoch with its validation (a baseline: its whole fit). [low, high]: "
+        f"{100 * LEVEL:g}% paired bootstrap interval of the margin ({RESAMPLES} resamples of "
+        "the test sequences, every run of both rows scored on the same ones); none where a "
+        f"job has no usable {TEST_PREDICTIONS_FILE} or the jobs' test sets differ.",
         "",
         "From: " + ", ".join(str(source) for source in sources),
         "",
@@ -256,8 +438,14 @@ def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
     return "\n".join(lines + notes)
 
 
-def _points(margin: float | None) -> str:
-    return "" if margin is None else f"{100 * margin:+.1f} pts"
+def _points(row: dict[str, Any], metric: str) -> str:
+    """``+5.0 [+1.2, +8.9] pts``: the row's margin in points, with its interval if it has one."""
+    margin = row[f"{metric}_over_best_baseline"]
+    if margin is None:
+        return ""
+    low, high = row[f"{metric}_over_best_baseline_low"], row[f"{metric}_over_best_baseline_high"]
+    interval = "" if low is None else f" [{100 * low:+.1f}, {100 * high:+.1f}]"
+    return f"{100 * margin:+.1f}{interval} pts"
 
 
 def _pm(mean: float | None, std: float | None) -> str:

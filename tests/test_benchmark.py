@@ -8,10 +8,14 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from cropland import benchmark_table
+from cropland.benchmark_table import MAX_CLASSES, MAX_PREDICTION_BYTES
 from cropland.models.networks import build_network
+from cropland.training.scores import accuracy_and_macro_f1
 from tests.hydra_configs import compose_config
 from tests.script_runs import PROJECT_ROOT, call_script, run_script
 
@@ -159,6 +163,17 @@ def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_th
             float(rows["tempcnn"][f"test_{metric}_mean"]) - float(rows[best][f"test_{metric}_mean"])
         )
     assert rows[best]["acc_over_best_baseline"] == rows[best]["f1_macro_over_best_baseline"] == ""
+    # Every job's test predictions pair with the best baseline's: each other row's margins
+    # have an interval, from the same test sequences.
+    for sweep in (network_sweep, *baseline_sweeps.values()):
+        for job in _jobs(sweep):
+            assert (job / "test_predictions.csv").is_file(), job
+    for model in set(rows) - {best}:
+        low, high = (float(rows[model][f"acc_over_best_baseline_{end}"]) for end in ("low", "high"))
+        assert -1 <= low <= high <= 1
+        assert f"[{100 * low:+.1f}, {100 * high:+.1f}] pts" in (folder / "benchmark.md").read_text()
+        assert rows[model]["f1_macro_over_best_baseline_low"] != ""
+    assert all(rows[best][column] == "" for column in INTERVAL_COLUMNS)
     assert rows["random_forest"]["parameters"] == rows["gradient_boosting"]["parameters"] == ""
     markdown = (folder / "benchmark.md").read_text()
     assert f"| {prepared_file.stem} | stratified | rgb | tempcnn | 2 |" in markdown
@@ -291,3 +306,176 @@ def test_each_drawn_generator_is_a_data_set_of_its_own(tmp_path):
         ("synthetic_3", "2"),
         ("synthetic_7", "1"),
     }
+
+
+# A fake job's test sequences: ids and labels of five classes, the same in every job.
+SEQUENCES = 200
+LABELS = np.arange(SEQUENCES) % 5
+
+
+def _job_with_predictions(
+    sweep: Path, number: int, predicted: np.ndarray, *, baseline: bool, sequences=None
+) -> Path:
+    """A completed job whose metrics.json scores ``predicted`` and whose test_predictions.csv
+    holds them (``sequences``: the file's sequence indices, 0 to 199 unless given)."""
+    sequences = np.arange(SEQUENCES) if sequences is None else sequences
+    section = "baseline:\n  name: random_forest\n" if baseline else ""
+    confusion = np.zeros((5, 5), dtype=np.int64)
+    np.add.at(confusion, (LABELS, predicted), 1)
+    acc, f1 = accuracy_and_macro_f1(confusion)
+    job = _fake_job(
+        sweep,
+        number,
+        config=f"seed: {number}\n{section}data:\n  split: stratified\n  channels: rgb\n",
+        metrics={"test/acc": acc, "test/f1_macro": f1, "test/sequences": SEQUENCES},
+    )
+    rows = np.stack([sequences, 1000 + sequences, LABELS, predicted], axis=1)
+    lines = ["sequence,point,label,predicted", *(",".join(map(str, r)) for r in rows.tolist())]
+    (job / "test_predictions.csv").write_text("\n".join(lines) + "\n")
+    return job
+
+
+def _right_on(right: np.ndarray) -> np.ndarray:
+    """Predictions that are right exactly on the sequences where ``right`` is true."""
+    return np.where(right, LABELS, (LABELS + 1) % 5)
+
+
+def _table(tmp_path: Path, sweep: Path) -> tuple[dict[str, dict[str, str]], str, str]:
+    result = call_script("benchmark_table.py", f"multiruns=[{sweep}]", f"paths.log_dir={tmp_path}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
+    (folder,) = (tmp_path / "benchmark_table" / "runs").iterdir()
+    rows = {row["model"]: row for row in csv.DictReader((folder / "benchmark.csv").open())}
+    return rows, (folder / "benchmark.md").read_text(), output
+
+
+INTERVAL_COLUMNS = [
+    f"{metric}_over_best_baseline_{end}"
+    for metric in ("acc", "f1_macro")
+    for end in ("low", "high")
+]
+
+
+def test_a_model_right_on_k_more_sequences_has_a_paired_interval_above_zero(tmp_path):
+    sweep = tmp_path / "sweep"
+    baseline_right = np.arange(SEQUENCES) < 100
+    k = 10
+    for number in range(2):
+        _job_with_predictions(sweep, number, _right_on(baseline_right), baseline=True)
+    # Two seeds, each right where the baseline is plus k other sequences of their own.
+    for number, extra in ((2, slice(100, 100 + k)), (3, slice(150, 150 + k))):
+        right = baseline_right.copy()
+        right[extra] = True
+        _job_with_predictions(sweep, number, _right_on(right), baseline=False)
+    rows, markdown, _ = _table(tmp_path, sweep)
+    row = rows["tae"]
+    assert float(row["acc_over_best_baseline"]) == pytest.approx(k / SEQUENCES)
+    low, high = float(row["acc_over_best_baseline_low"]), float(row["acc_over_best_baseline_high"])
+    assert 0 < low <= k / SEQUENCES <= high
+    # Paired: only the k sequences the model alone gets right move the difference. Scored on
+    # independent resamples, the two accuracies (about 0.5 on 200 sequences) would each vary
+    # by several points, and the interval would reach below zero.
+    assert high - low < 0.1
+    f1_low = float(row["f1_macro_over_best_baseline_low"])
+    f1_high = float(row["f1_macro_over_best_baseline_high"])
+    assert f1_low <= float(row["f1_macro_over_best_baseline"]) <= f1_high
+    assert f"+5.0 [{100 * low:+.1f}, {100 * high:+.1f}] pts" in markdown
+    # The row to beat is not compared with itself.
+    assert all(rows["random_forest"][column] == "" for column in INTERVAL_COLUMNS)
+
+
+def test_identical_predictions_give_an_interval_of_zero(tmp_path):
+    sweep = tmp_path / "sweep"
+    predicted = _right_on(np.arange(SEQUENCES) % 3 == 0)
+    for number, baseline in enumerate((True, True, False, False)):
+        _job_with_predictions(sweep, number, predicted, baseline=baseline)
+    rows, markdown, _ = _table(tmp_path, sweep)
+    assert [float(rows["tae"][column]) for column in INTERVAL_COLUMNS] == [0, 0, 0, 0]
+    assert "| +0.0 [+0.0, +0.0] pts | +0.0 [+0.0, +0.0] pts |" in markdown
+
+
+@pytest.mark.parametrize("mismatch", ["other sequences", "other labels", "no file"])
+def test_jobs_tested_on_different_sequences_give_no_interval(tmp_path, mismatch):
+    sweep = tmp_path / "sweep"
+    predicted = _right_on(np.arange(SEQUENCES) < 120)
+    _job_with_predictions(sweep, 0, predicted, baseline=True)
+    _job_with_predictions(sweep, 1, predicted, baseline=False)
+    shifted = np.arange(SEQUENCES) + (1 if mismatch == "other sequences" else 0)
+    job = _job_with_predictions(sweep, 2, predicted, baseline=False, sequences=shifted)
+    if mismatch == "other labels":  # the same sequences, one labelled otherwise (and so missed)
+        text = (job / "test_predictions.csv").read_text().replace("\n0,1000,0,", "\n0,1000,1,")
+        (job / "test_predictions.csv").write_text(text)
+        metrics = {"test/acc": 119 / SEQUENCES, "test/f1_macro": 0.5}
+        (job / "metrics.json").write_text(json.dumps(metrics))
+    if mismatch == "no file":
+        (job / "test_predictions.csv").unlink()
+    rows, markdown, output = _table(tmp_path, sweep)
+    assert rows["tae"]["acc_over_best_baseline"] != ""  # the margin is still given
+    assert all(rows["tae"][column] == "" for column in INTERVAL_COLUMNS)
+    assert "[" not in markdown.split("\n\n")[0]
+    expected = "without test_predictions.csv" if mismatch == "no file" else "different sequences"
+    assert expected in output
+
+
+# A crafted test_predictions.csv -> what the warning says of it.
+CRAFTED = {
+    "huge": "larger than",
+    "too many rows": "more than 200 sequences",
+    "wrong columns": "the first line is not",
+    "three columns": "expected 4 columns, found 3",
+    "not numbers": "whole numbers",
+    "fractions": "whole numbers",
+    "label out of range": "outside the class indices",
+    "prediction out of range": "outside the class indices",
+    "a sequence twice": "listed twice",
+    "no rows": "no sequences",
+    "not text": "not text",
+    "other predictions": "but metrics.json says",
+}
+
+
+def _crafted(path: Path, kind: str) -> None:
+    header = "sequence,point,label,predicted\n"
+    lines = [f"{i},{1000 + i},{i % 5},{i % 5}\n" for i in range(SEQUENCES)]
+    last = {
+        "not numbers": "7,1007,BARLEY,0\n",
+        "fractions": "7,1007,0,0.5\n",
+        "label out of range": "7,1007,-1,0\n",
+        "prediction out of range": f"7,1007,0,{MAX_CLASSES}\n",
+        "a sequence twice": lines[0],
+    }
+    if kind == "huge":  # sparse: past the size limit without writing it
+        with path.open("w") as handle:
+            handle.truncate(MAX_PREDICTION_BYTES + 1)
+    elif kind == "not text":
+        path.write_bytes(header.encode() + b"\xff\xfe\n")
+    elif kind == "too many rows":
+        path.write_text(header + "".join(lines) + "200,1200,0,0\n")
+    elif kind == "wrong columns":
+        path.write_text("id,truth,guess\n" + "".join(lines))
+    elif kind == "three columns":
+        path.write_text(header + "1,2,3\n")
+    elif kind == "no rows":
+        path.write_text(header)
+    elif kind in last:  # one bad row in place of the last
+        path.write_text(header + "".join(lines[:-1]) + last[kind])
+    else:  # well formed, but not what metrics.json scored: a stale or hand-edited file
+        path.write_text(header + "".join(lines))
+
+
+@pytest.mark.parametrize("kind", list(CRAFTED))
+def test_a_crafted_predictions_file_gives_no_interval_and_one_warning(tmp_path, monkeypatch, kind):
+    # A row limit of the fake jobs' test set, so that passing it takes a small file.
+    monkeypatch.setattr(benchmark_table, "MAX_PREDICTION_ROWS", SEQUENCES)
+    sweep = tmp_path / "sweep"
+    predicted = _right_on(np.arange(SEQUENCES) < 120)
+    _job_with_predictions(sweep, 0, predicted, baseline=True)
+    job = _job_with_predictions(sweep, 1, predicted, baseline=False)
+    _crafted(job / "test_predictions.csv", kind)
+    rows, _, output = _table(tmp_path, sweep)
+    assert all(rows["tae"][column] == "" for column in INTERVAL_COLUMNS)
+    warnings = [line for line in output.splitlines() if "test_predictions.csv:" in line]
+    assert len(warnings) == 1, output
+    assert str(job / "test_predictions.csv") in warnings[0]
+    assert CRAFTED[kind] in warnings[0]
