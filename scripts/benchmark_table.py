@@ -12,9 +12,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from cropland.benchmark_table import benchmark_from
 from cropland.cli import exit_on_user_error
 from cropland.errors import CroplandError
+from cropland.evaluation.benchmark_table import benchmark_from
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark_table")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from cropland import benchmark_table
-from cropland.benchmark_table import MAX_CLASSES, MAX_PREDICTION_BYTES
+from cropland.evaluation import benchmark_table
+from cropland.evaluation.benchmark_table import MAX_CLASSES, MAX_PREDICTION_BYTES
 from cropland.models.networks import build_network
 from cropland.training.scores import accuracy_and_macro_f1
 from tests.hydra_configs import compose_config

@@ -7,7 +7,6 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
@@ -15,7 +14,6 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from cropland.data.datamodule import CropSequenceDataModule
 from cropland.io import write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
 from cropland.training.epoch_seeding import EpochSeeding
@@ -24,14 +22,13 @@ from cropland.training.hparams import log_final_hparams
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
 from cropland.training.resume import check_resume_fits, resume_checkpoint
+from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
 
 log = logging.getLogger(__name__)
 
 # Each test sequence as the run predicted it, written by train.py and train_baseline.py and
 # read by the benchmark table, which pairs runs sequence by sequence. A sequence is named by its
 # index in the prepared file and its point id; label and prediction are class indices.
-TEST_PREDICTIONS_FILE = "test_predictions.csv"
-TEST_PREDICTION_COLUMNS = ("sequence", "point", "label", "predicted")
 
 # Lightning 2.6 calls a torch pytree check that torch 2.13 deprecates, once per step; there is
 # nothing a user can do about it.
@@ -156,24 +153,6 @@ def _write_test_report(confusion, classes: list[str], output_dir: Path) -> None:
     Console().print(f"\n[bold]Test set, best checkpoint[/bold]\n{report}\n", highlight=False)
     write_text_atomic(output_dir / "report.txt", report + "\n")
     save_confusion_figures(confusion, classes, output_dir)
-
-
-def write_test_predictions(
-    output_dir: Path,
-    datamodule: CropSequenceDataModule,
-    sequences: np.ndarray,
-    labels: np.ndarray,
-    predicted: np.ndarray,
-) -> None:
-    """``test_predictions.csv``: one row per test sequence (``sequences`` are indices in the
-    prepared file), in file order."""
-    sequences = np.asarray(sequences, dtype=np.int64)
-    points = datamodule.prepared_file.sequences.point[sequences]
-    order = np.argsort(sequences, kind="stable")
-    rows = np.stack([sequences, points, np.asarray(labels), np.asarray(predicted)], axis=1)
-    lines = [",".join(TEST_PREDICTION_COLUMNS)]
-    lines += [",".join(map(str, row)) for row in rows[order].tolist()]
-    write_text_atomic(output_dir / TEST_PREDICTIONS_FILE, "\n".join(lines) + "\n")
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

@@ -36,7 +36,7 @@ from cropland.errors import CroplandError
 from cropland.evaluation.bootstrap import paired_difference_intervals
 from cropland.io import write_text_atomic
 from cropland.multirun_summary import JOB_FILE, AtMultirunEnd
-from cropland.training.train import TEST_PREDICTION_COLUMNS, TEST_PREDICTIONS_FILE
+from cropland.training.test_predictions import TEST_PREDICTION_COLUMNS, TEST_PREDICTIONS_FILE
 
 log = logging.getLogger(__name__)
 
