@@ -197,3 +197,16 @@ def test_script_draws_and_refuses_bad_draws_in_one_line(tmp_path: Path) -> None:
     mixed = run_script("make_synthetic.py", f"dst={tmp_path / 'x'}", "draw=1", "noise=2", logs)
     assert_refused(mixed, "draw=1", "noise=2 cannot be set")
     assert not (tmp_path / "x").exists()
+
+
+def test_the_labelled_point_lies_inside_its_field_in_every_draw() -> None:
+    """The label is the field at the patch centre: whatever a draw's field size, offset and
+    edge wobble, the centre pixel and its 3x3 neighbourhood belong wholly to the field."""
+    from cropland.data.synthetic.fields import patch_layout
+
+    centre = slice(31, 34)
+    for draw in range(20):
+        settings = draw_settings(draw)
+        for layout in range(40):
+            weights, _ = patch_layout(np.random.default_rng([draw, layout]), settings)
+            assert np.all(weights[0][centre, centre] == 1.0), (draw, layout)

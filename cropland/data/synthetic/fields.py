@@ -84,6 +84,26 @@ def _side_of(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return np.clip(0.5 + x * np.cos(split) + y * np.sin(split), 0, 1)
 
 
+# How far inside its field's edge the point lies at least, in pixels (30 m), beyond the edge's
+# wobble: the label is the field at the point.
+POINT_INSIDE_MARGIN = 3.0
+
+
+def _point_inside(
+    cx: float, cy: float, angle: float, half_u: float, half_v: float, wobble: float
+) -> tuple[float, float]:
+    """The field's centre moved toward the patch centre, only as far as needed for the patch
+    centre (the labelled point) to lie inside the field, clear of its wobbling edge."""
+    u0 = -(cx * np.cos(angle) + cy * np.sin(angle))
+    v0 = cx * np.sin(angle) - cy * np.cos(angle)
+    margin = POINT_INSIDE_MARGIN + 2 * wobble  # smooth_noise has unit std: two of them
+    scale = 1.0
+    for centre, half in ((abs(u0), half_u), (abs(v0), half_v)):
+        if centre > half - margin:
+            scale = min(scale, max(half - margin, 0.0) / centre)
+    return cx * scale, cy * scale
+
+
 def patch_layout(
     rng: np.random.Generator, settings: GeneratorSettings
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -103,9 +123,10 @@ def patch_layout(
     offset = settings.field_centre_offset
     cx, cy = rng.uniform(-offset, offset, size=2)
     angle = rng.uniform(0, np.pi)
+    half_u, half_v = rng.uniform(*settings.field_half_size, size=2)
+    cx, cy = _point_inside(cx, cy, angle, half_u, half_v, settings.field_edge_wobble)
     u = (x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)
     v = -(x - cx) * np.sin(angle) + (y - cy) * np.cos(angle)
-    half_u, half_v = rng.uniform(*settings.field_half_size, size=2)
     if settings.field_edge_wobble > 0:
         # Smooth offsets of the coordinates bend the straight edges into irregular ones.
         u = u + settings.field_edge_wobble * smooth_noise(rng, 4)
