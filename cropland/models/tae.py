@@ -13,9 +13,12 @@ concatenated, an MLP, dropout, a LayerNorm and a linear classifier.
 Adapted to our patches and to sequences that skip months:
 
 - The per-step encoder is a small CNN on the whole patch (3x3 convolutions and ReLU, shared by
-  all steps, optionally after a ``downsample`` average pooling) with global average pooling,
-  where the papers use a pixel-set encoder on a random sample of a parcel's pixels. It has no
-  BatchNorm: padded steps would enter the batch statistics in training.
+  all steps, optionally after a ``downsample`` average pooling), where the papers use a
+  pixel-set encoder on a random sample of a parcel's pixels. Its map is pooled by the mean over
+  the patch (``pooling="mean"``) or by attention with a prior on the patch centre, where the
+  labelled field is (``"centre_attention"``); ``statistics_centre`` adds each channel's centre
+  and patch statistics (:mod:`cropland.models.patch_pooling`). It has no BatchNorm: padded
+  steps would enter the batch statistics in training.
 - The position is each step's acquisition month, as the day of the year of its 15th, not the
   step index: a June-August-September sequence is not a June-July-August one.
   As in the authors' code, the ``d_model // n_head`` dimensional sinusoid is repeated once per
