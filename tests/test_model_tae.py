@@ -78,8 +78,13 @@ def test_full_config_composes_with_the_papers_sizes():
     assert net._target_ == "cropland.models.tae.LTAEClassifier"
     assert (net.n_head, net.d_k, net.d_model, list(net.mlp)) == (16, 8, 256, [256, 128])
     assert net.dropout == 0.2
+    assert list(net.encoder_widths)[-1] == 128
     network = build_network(OmegaConf.to_container(net), "model.net", in_channels=5, num_classes=10)
-    assert network.temporal.projection.in_features == 128
+    # Into the L-TAE: the 128 encoder channels once per pooling head, then the centre mean,
+    # patch mean and std of each of the 5 input channels.
+    heads = net.pooling_heads if net.pooling == "centre_attention" else 1
+    statistics = 3 * 5 if net.statistics_centre else 0
+    assert network.temporal.projection.in_features == 128 * heads + statistics
 
 
 def test_centre_attention_starts_as_a_prior_on_the_centre():
