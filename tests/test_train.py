@@ -224,6 +224,7 @@ def test_multirun_gives_each_job_its_folder_and_metric_and_a_summary(prepared_fi
         (["data.batch_size=0"], ["data.batch_size=0", "at least 1"]),
         (["data.num_workers=-1"], ["data.num_workers=-1"]),
         (["data.val_fraction=0"], ["data.val_fraction=0", "validation split"]),
+        (["data.augmentation.month_dropout=1.5"], ["data.augmentation.month_dropout=1.5"]),
         (["optimizer.lr=-0.1"], ["optimizer.lr=-0.1", "positive"]),
         (["optimizer._target_=os.system"], ["optimizer._target_='os.system'"]),
         (["data.path={folder}"], ["is a folder", "scripts/prepare.py src="]),

@@ -29,6 +29,7 @@ from cropland.data.sequence_dataset import (
 )
 from cropland.data.splits import SPLIT_METHODS, SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
 from cropland.data.synthetic import generate_tree, synthetic_file_name
+from cropland.data.temporal_augment import TemporalAugmentation
 from cropland.errors import CroplandError
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,12 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.in_memory = in_memory
-        self.augmentation = SequenceAugmentation(**(augmentation or {}))
+        augmentation = dict(augmentation or {})
+        # Time and space are augmented apart: dropping months changes lengths and months too.
+        self.temporal_augmentation = TemporalAugmentation(
+            month_dropout=augmentation.pop("month_dropout", 0.0)
+        )
+        self.augmentation = SequenceAugmentation(**augmentation)
         self.synthetic = synthetic
         self.shuffle_seed = shuffle_seed
         self.test_province = test_province
@@ -326,6 +332,8 @@ class CropSequenceDataModule(L.LightningDataModule):
         image = to_unit_range(batch["image"])
         if self.trainer is not None and self.trainer.training:
             image = self.augmentation(image)
+            batch = self.temporal_augmentation({**batch, "image": image})
+            image = batch["image"]
         batch["image"] = image
         return batch
 
