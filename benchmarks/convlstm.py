@@ -12,7 +12,7 @@ hidden 64/128, 3x3 kernels):
 - for each: train step (Adam) and inference sequences/s, the ratio to the textbook cell, the
   share of the measured convolution peak reached, and the largest logit difference from the
   textbook cell in fp32 (same weights, same batch);
-- one line per target of issue 11, met or not;
+- one line per speed and memory target, met or not;
 - the same at the default model's encoder shapes (conf/model/convlstm.yaml: pooled images,
   month planes, its hidden sizes);
 - every network in ``cropland.models.networks.NETWORKS`` at its ``conf/model/<name>.yaml``
@@ -391,7 +391,7 @@ def convlstm_table(
 def target_lines(
     results: list[tuple[Variant, Speed]], shapes: Shapes, peaks: dict[str, float]
 ) -> Iterator[str]:
-    """One line per target of issue 11, met or not, with the numbers."""
+    """One line per speed and memory target, met or not, with the numbers."""
     reference = results[0][1]
     flop = shapes.convlstm_forward_flop()
     best_precision = max(peaks, key=peaks.__getitem__)

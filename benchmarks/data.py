@@ -1,4 +1,5 @@
-"""Data pipeline speed and memory at the 2019 dataset's size, against the issue 11 targets.
+"""Data pipeline speed and memory at the 2019 dataset's size, against the project's targets
+(the loader far faster than the model, flat memory).
 
     .venv/bin/python -m benchmarks.data [--quick] [--workdir DIR]
 
@@ -53,7 +54,7 @@ CONFIG_DIR = PROJECT_ROOT / "conf"
 CHANNELS = "rgb_ndvi45_gndvi"
 BATCH_SIZE = 16
 
-# Targets of issue 11, item 4.
+# The loader must never be what a run waits for, and memory must stay flat at full size.
 LOADER_OVER_MODEL = 50
 PEAK_RSS_BYTES = 1.2e9
 PREPARE_SECONDS = 120

@@ -1,9 +1,8 @@
 """The training precision a machine should use: bf16 mixed precision only where bf16 is native.
 
 On CPUs with AVX512-BF16 or AMX, and on CUDA GPUs that compute in bf16, bf16 convolutions run
-about twice as fast as fp32. Elsewhere PyTorch emulates bf16 (issue 11 measured the ConvLSTM's
-inference 50 times slower than fp32 on an AVX2-only AMD EPYC), so a machine that cannot say it
-has bf16 gets fp32.
+faster than fp32. Elsewhere PyTorch emulates bf16, many times slower than fp32, so a machine that
+cannot say it has bf16 gets fp32.
 ``conf/trainer/*.yaml`` ask for ``${default_precision:<accelerator>}``; a ``trainer.precision``
 given anywhere else (command line, experiment) wins.
 """
