@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import resource
 import runpy
 import signal
 import subprocess
@@ -27,17 +28,30 @@ REAL_PATCHES = TEST_DATA / "real_patches"
 
 
 def run_script(
-    script: str, *overrides: str, cwd: Path | None = None
+    script: str,
+    *overrides: str,
+    cwd: Path | None = None,
+    memory_limit: int | None = None,
+    timeout: float = 600,
 ) -> subprocess.CompletedProcess:
-    """Run ``scripts/<script>`` the way a user does, in a subprocess; never raises on failure."""
+    """Run ``scripts/<script>`` the way a user does, in a subprocess; never raises on failure.
+
+    ``memory_limit`` caps the process's address space in bytes, so that an attempt to allocate
+    more fails at once instead of swapping the machine; ``timeout`` (seconds) stops a hang.
+    """
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "CUDA_VISIBLE_DEVICES": ""}
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "scripts" / script), *overrides],
         cwd=cwd or PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
+        preexec_fn=limit_memory if memory_limit is not None else None,
     )
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from cropland.data.hdf5_write_sink import HDF5WriteError
+from cropland.data.layout import CHANNELS, CLASSES
 from cropland.data.prepare import prepare_dataset
 from cropland.data.prepared_file import (
     PreparedFile,
@@ -91,10 +92,11 @@ def fail_writes_after(monkeypatch: pytest.MonkeyPatch, limit: int, failure: int)
 
 
 def tiny_tables(records: int) -> tuple[RecordTable, SequenceTable]:
-    """``records`` records of one point, in one sequence."""
+    """``records`` records of one point, in one sequence (all of one month: dates need only be
+    in order)."""
     text = np.array(["QC"] * records, dtype=object)
     return (
-        RecordTable(np.full(records, 1), np.arange(records) + 201901, text, text, text),
+        RecordTable(np.full(records, 1), np.full(records, 201906), text, text, text),
         SequenceTable(
             start=np.array([0]),
             length=np.array([records]),
@@ -115,7 +117,7 @@ def test_a_failed_write_raises_once_and_the_process_goes_on(
     crashed the test process itself."""
     records = 64
     pixels = np.random.default_rng(0).integers(0, 256, (records, 8, 65, 65), dtype=np.uint8)
-    attrs = {"channels": list("abcdefgh"), "image_size": 65}
+    attrs = {"classes": list(CLASSES), "channels": list(CHANNELS), "image_size": 65}
     fail_writes_after(monkeypatch, limit, errno.ENOSPC)
 
     with pytest.raises(HDF5WriteError) as error:

@@ -21,7 +21,8 @@ Layout (format ``cropland.prepared``, version 1)::
 
 Records of one sequence are contiguous and sorted by date, so a sequence is the slice
 ``start:start + length`` of every ``/records/*`` array and of ``/pixels``. Only records that
-belong to a kept sequence are stored.
+belong to a kept sequence are stored. :mod:`cropland.data.prepared_checks` holds a file to all
+of this before a reader uses it.
 """
 
 from __future__ import annotations
@@ -36,17 +37,22 @@ import h5py
 import numpy as np
 
 from cropland.data.hdf5_write_sink import WriteSink, signals_held_back
-from cropland.errors import CroplandError, short_reason
+from cropland.data.prepared_checks import (
+    PreparedFileError,
+    check_data_inside,
+    check_datasets,
+    check_tables,
+    checked_attributes,
+    prepare_again,
+    source_problem,
+)
+from cropland.errors import short_reason
 from cropland.io import atomic_output
 
 FORMAT = "cropland.prepared"
 FORMAT_VERSION = 1
 
 _STR = h5py.string_dtype("utf-8")
-
-
-class PreparedFileError(CroplandError):
-    """A file that is not a readable prepared dataset; the message says what to do."""
 
 
 @dataclass
@@ -89,6 +95,12 @@ _DTYPES = {
 }
 
 
+_TABLES = {
+    "records": [field.name for field in fields(RecordTable)],
+    "sequences": [field.name for field in fields(SequenceTable)],
+}
+
+
 def _write_table(group: h5py.Group, table: RecordTable | SequenceTable) -> None:
     for field in fields(table):
         values = getattr(table, field.name)
@@ -102,8 +114,8 @@ def _read_table(group: h5py.Group, cls: type) -> RecordTable | SequenceTable:
     columns = {}
     for field in fields(cls):
         dataset = group[field.name]
-        if field.name in _DTYPES:
-            columns[field.name] = dataset[()]
+        if field.name in _DTYPES:  # checked: a signed integer no wider than this
+            columns[field.name] = dataset[()].astype(_DTYPES[field.name])
         else:
             columns[field.name] = np.asarray(dataset.asstr()[()], dtype=object)
     return cls(**columns)
@@ -204,20 +216,22 @@ def damaged_file_error(
 ) -> DamagedFileError:
     """The error for a prepared file at ``path`` whose ``what`` HDF5 could not read; the
     advice names the dataset it was prepared from (``source``, else read from the file)."""
-    source = source or _recorded_source(path) or "<the dataset tree or published .hdf5>"
+    source = source or _recorded_source(path)
     return DamagedFileError(
-        f"{path} is damaged: cannot read {what} ({short_reason(error)}); prepare it again: "
-        f"python scripts/prepare.py src={source} dst={path} overwrite=true"
+        f"{path} is damaged: cannot read {what} ({short_reason(error)}); "
+        f"{prepare_again(path, source)}"
     )
 
 
 def _recorded_source(path: Path) -> str | None:
-    """The ``src`` a prepared file was made from, if its attributes can still be read."""
+    """The ``src`` a prepared file was made from, if its attributes can still be read and it
+    is a path fit for a one-line message."""
     try:
         with h5py.File(path, "r") as f:
-            return str(json.loads(f.attrs["source"]))
+            source = json.loads(f.attrs["source"])
     except Exception:  # damaged beyond that too: the advice then names no source
         return None
+    return None if source_problem(source) else source
 
 
 def open_for_reading(path: Path, source: str | None = None) -> h5py.File:
@@ -244,8 +258,10 @@ def read_records(
 class PreparedFile:
     """Read access to a prepared file: tables and attributes eagerly, pixels on demand.
 
-    A file HDF5 cannot read, whole or in part, raises :class:`DamagedFileError`, which says to
-    prepare it again.
+    A file whose content is not what the writer makes (see :mod:`cropland.data.prepared_checks`)
+    raises :class:`PreparedFileError` on construction, before a table is used or a size believed;
+    the checks read no pixels. A file HDF5 cannot read, whole or in part, raises
+    :class:`DamagedFileError`. Both say to prepare it again.
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
@@ -279,19 +295,20 @@ class PreparedFile:
                     f"with `python scripts/prepare.py src=<tree or published .hdf5> "
                     f"dst=<file.h5>`"
                 )
-            version = int(f.attrs["format_version"])
-            if version != FORMAT_VERSION:
+            version = f.attrs["format_version"]
+            if not isinstance(version, int | np.integer) or version != FORMAT_VERSION:
                 raise PreparedFileError(
-                    f"{self.path} has format version {version}, this cropland reads "
-                    f"{FORMAT_VERSION}; prepare the dataset again with this version"
+                    f"{self.path} has format version {str(version)[:64]!r}, this cropland "
+                    f"reads {FORMAT_VERSION}; {prepare_again(self.path, None)}"
                 )
-            self.attrs = {
-                k: json.loads(v)
-                for k, v in f.attrs.items()
-                if k not in ("format", "format_version")
-            }
+            # Everything is checked before a table is read or a size is believed: a crafted
+            # file can declare more than memory holds, or point at data outside itself.
+            check_data_inside(f, self.path)
+            self.attrs = checked_attributes(f.attrs, self.path)
+            check_datasets(f, self.path, self.attrs, _TABLES, _DTYPES, os.path.getsize(self.path))
             self.records = _read_table(f["records"], RecordTable)
             self.sequences = _read_table(f["sequences"], SequenceTable)
+            check_tables(self.records, self.sequences, self.classes, self.path, self.source)
             self.pixel_shape = tuple(f["pixels"].shape)
         except PreparedFileError:
             raise
@@ -299,7 +316,8 @@ class PreparedFile:
             raise PreparedFileError(
                 f"{self.path} lacks {error}; it was not written completely, prepare it again"
             ) from error
-        except (*_READ_ERRORS, ValueError) as error:  # ValueError: attributes that are not JSON
+        # ValueError: text that is not UTF-8; TypeError: an HDF5 type numpy has no match for.
+        except (*_READ_ERRORS, ValueError, TypeError) as error:
             raise damaged_file_error(self.path, "its tables", error) from error
 
     @property
