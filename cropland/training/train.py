@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -14,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from cropland.io import write_json_atomic, write_text_atomic
+from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
 from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.epoch_timer import EpochTimer
@@ -75,12 +77,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _log_precision(cfg.trainer)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    trainer.fit(
-        model,
-        datamodule=datamodule,
-        ckpt_path=resume_from.path if resume_from else None,
-        weights_only=True,
-    )
+    with _explained_interrupts(trainer, callbacks):
+        trainer.fit(
+            model,
+            datamodule=datamodule,
+            ckpt_path=resume_from.path if resume_from else None,
+            weights_only=True,
+        )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     # What a comparison of models needs beside the scores: their size and their cost.
     metrics["model/parameters"] = sum(p.numel() for p in model.net.parameters())
@@ -100,9 +103,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = checkpoint.best_model_path if checkpoint is not None else ""
         if not best:
             log.warning("No best checkpoint was saved; testing the weights of the last epoch.")
-        trainer.test(
-            model, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True
-        )
+        with _explained_interrupts(trainer, callbacks):
+            trainer.test(
+                model,
+                datamodule=datamodule,
+                ckpt_path=best or None,
+                verbose=False,
+                weights_only=True,
+            )
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
@@ -161,6 +169,31 @@ def _write_test_report(confusion, classes: list[str], output_dir: Path, overwrit
     Console().print(f"\n[bold]Test set, best checkpoint[/bold]\n{report}\n", highlight=False)
     write_text_atomic(output_dir / "report.txt", report + "\n", overwrite=overwrite)
     save_confusion_figures(confusion, classes, output_dir, overwrite)
+
+
+@contextmanager
+def _explained_interrupts(trainer: L.Trainer, callbacks: list[Callback]) -> Iterator[None]:
+    """Lightning ends a Ctrl-C during fit or test with ``exit(1)``, once its callbacks have
+    saved ``last.ckpt``; turn that into an :class:`Interrupted` naming the checkpoints kept."""
+    try:
+        yield
+    except SystemExit as exit:
+        if not (trainer.interrupted and exit.code == 1):
+            raise
+        raise Interrupted(_checkpoints_kept(callbacks)) from None
+
+
+def _checkpoints_kept(callbacks: list[Callback]) -> str:
+    """What an interrupted run leaves to resume from, newest last, and how to resume."""
+    folders = sorted(
+        {Path(c.dirpath) for c in callbacks if isinstance(c, ModelCheckpoint) and c.dirpath}
+    )
+    kept = sorted((p for f in folders for p in f.glob("*.ckpt")), key=lambda p: p.stat().st_mtime)
+    if not kept:
+        where = f" in {', '.join(map(str, folders))}" if folders else ""
+        return f"stopped before any checkpoint was saved{where}: nothing to resume from"
+    names = ", ".join(sorted(p.name for p in kept))
+    return f"kept {names} in {', '.join(map(str, folders))}: resume with ckpt_path={kept[-1]}"
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
