@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -13,9 +14,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from cropland.errors import CroplandError
-from cropland.io import exit_cleanly_on_sigterm
+from cropland.io import Interrupted, OutputRecord, exit_cleanly_on_sigterm, recording_outputs
 
 T = TypeVar("T")
+
+# The shell's status for a process ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED_STATUS = 130
 
 
 def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
@@ -23,25 +27,45 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
 
     Settings left at ``???`` in the config are reported the same way, before the work starts.
     Bugs still raise with a full traceback; only errors the user can fix are shortened.
-    SIGTERM ends the script like Ctrl-C does, so temporary files are removed.
+    Ctrl-C ends the script with one line saying what it left (temporary files are removed on
+    the way out) and status 130; SIGTERM ends it like Ctrl-C does, with status 143.
     """
 
     @functools.wraps(main)
     def wrapper(cfg: DictConfig, *args, **kwargs):
         exit_cleanly_on_sigterm()
-        try:
-            _require_settings(cfg)
-            return main(cfg, *args, **kwargs)
-        except Exception as error:
-            user_error = _user_error_in(error)
-            if user_error is None:
-                raise
-            print(f"error: {user_error}", file=sys.stderr)
-            if _in_multirun():
-                raise  # Hydra records the job as failed and runs the others
-            sys.exit(2)
+        with recording_outputs() as outputs:
+            try:
+                _require_settings(cfg)
+                return main(cfg, *args, **kwargs)
+            except KeyboardInterrupt as interrupt:
+                print(f"interrupted; {_what_was_left(interrupt, outputs, cfg)}", file=sys.stderr)
+                sys.exit(INTERRUPTED_STATUS)
+            except Exception as error:
+                user_error = _user_error_in(error)
+                if user_error is None:
+                    raise
+                print(f"error: {user_error}", file=sys.stderr)
+                if _in_multirun():
+                    raise  # Hydra records the job as failed and runs the others
+                sys.exit(2)
 
     return wrapper
+
+
+def _what_was_left(interrupt: KeyboardInterrupt, outputs: OutputRecord, cfg: DictConfig) -> str:
+    """What an interrupted script leaves: the work's own account when it gives one (training
+    names its checkpoints), else the files it put in place (those it wrote into a temporary
+    folder are gone), else where it was to write: its output, or its run folder."""
+    if isinstance(interrupt, Interrupted) and str(interrupt):
+        return str(interrupt)
+    written = [str(path) for path in outputs.written if os.path.lexists(path)]
+    if written:
+        return f"wrote {', '.join(written)} before it stopped; nothing else was written"
+    if outputs.destinations:
+        return f"nothing written at {outputs.destinations[0]}"
+    run_folder = OmegaConf.select(cfg, "paths.output_dir", throw_on_resolution_failure=False)
+    return f"nothing written in the run folder {run_folder}" if run_folder else "nothing written"
 
 
 def _user_error_in(error: BaseException | None) -> CroplandError | None:

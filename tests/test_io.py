@@ -20,7 +20,7 @@ def _dead_pid() -> int:
 def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     target = tmp_path / "metrics.json"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+    with pytest.raises(RuntimeError), atomic_output(target, overwrite=True) as tmp:
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert target.read_text() == "old\n"
@@ -53,14 +53,17 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
     target = tmp_path / "tree"
     (target / "old").mkdir(parents=True)
     (target / "old" / "a.txt").write_text("old")
-    with pytest.raises(KeyboardInterrupt), atomic_output(target, folder=True) as tmp:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        atomic_output(target, folder=True, overwrite=True) as tmp,
+    ):
         assert tmp.is_dir() and not any(tmp.iterdir())
         (tmp / "half.txt").write_text("half")
         raise KeyboardInterrupt
     assert [p.name for p in target.rglob("*")] == ["old", "a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
 
-    with atomic_output(target, folder=True) as tmp:
+    with atomic_output(target, folder=True, overwrite=True) as tmp:
         (tmp / "new.txt").write_text("new")
         assert [p.name for p in target.iterdir()] == ["old"]  # readers see the old tree meanwhile
     assert [p.name for p in target.iterdir()] == ["new.txt"]

@@ -127,10 +127,12 @@ def write_prepared_file(
     sequences: SequenceTable,
     pixel_batches: Iterable[np.ndarray],
     attrs: dict,
+    overwrite: bool = False,
 ) -> None:
     """Write a prepared file atomically (:func:`cropland.io.atomic_output`): into a temporary
-    file beside ``dst``, renamed when complete, replacing any ``dst`` there: whether one may be
-    replaced is the caller's to check first (:func:`cropland.io.refuse_to_replace`).
+    file beside ``dst``, renamed when complete. A ``dst`` there is replaced only with
+    ``overwrite``; without, one that appears meanwhile (another prepare) is refused at the
+    rename. Callers refuse an existing one first (:func:`cropland.io.refuse_to_replace`).
 
     ``pixel_batches`` yields uint8 arrays ``(n, channels, H, W)`` in record order, so a caller
     can stream pixels without holding the whole dataset in memory. An interrupted write leaves
@@ -141,7 +143,7 @@ def write_prepared_file(
     dst = Path(dst)
     channels = list(attrs["channels"])
     size = int(attrs["image_size"])
-    with atomic_output(dst) as tmp:
+    with atomic_output(dst, overwrite=overwrite) as tmp:
         sink = WriteSink(tmp)
         try:
             with signals_held_back() as deliver_signals, h5py.File(sink, "w") as f:

@@ -100,7 +100,7 @@ def export_checkpoint(
     classifier = classifier_from_checkpoint(checkpoint, ckpt_path)
 
     # The check runs on the temporary file: a file that fails it never reaches model_path.
-    with atomic_output(model_path) as tmp:
+    with atomic_output(model_path, overwrite=overwrite) as tmp:
         EXPORTERS[format](classifier, tmp)
         difference = check_exported(format, tmp, classifier)
 
@@ -115,7 +115,7 @@ def export_checkpoint(
         "batches": batches,
     }
     card = model_card(classifier, checkpoint, Path(ckpt_path), model_path, format, check)
-    write_json_atomic(card_path, card)
+    write_json_atomic(card_path, card, overwrite=overwrite)
     log.info("Wrote %s (%s, %.2f MB)", model_path, format, model_path.stat().st_size / 1e6)
     log.info(
         "Checked: logits match PyTorch's to %.1e (max abs difference) on %s", difference, batches

@@ -59,7 +59,7 @@ def predict_to_csv(cfg: DictConfig) -> Path:
 
     loaded = load_model(cfg.ckpt_path)
     sensors = sensors_of_channels(loaded.channels)
-    with _prepared(source, sensors, cfg.progress, summary_file) as (path, summary):
+    with _prepared(source, sensors, cfg.progress, summary_file, cfg.overwrite) as (path, summary):
         datamodule = CropSequenceDataModule(
             path=str(path), **loader_settings, **loaded.data_settings()
         )
@@ -78,7 +78,7 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         lost = _skipped_months(summary, source, sensors) if summary else {}
         text, rows_missing_months = _csv(found, prepared, list(model.classes), lost)
         left_out = len(set(lost) - set(_sequence_keys(prepared)))
-    write_text_atomic(output, text)
+    write_text_atomic(output, text, overwrite=cfg.overwrite)
     if summary is not None:
         summary = {
             **summary,
@@ -86,7 +86,7 @@ def predict_to_csv(cfg: DictConfig) -> Path:
             "sequences_with_skipped_months": rows_missing_months,
             "sequences_without_a_row": left_out,
         }
-        write_json_atomic(summary_file, summary)
+        write_json_atomic(summary_file, summary, overwrite=cfg.overwrite)
         _log_input_summary(summary, summary_file)
     elif prepare_summary_path(source).is_file():
         log.info(
@@ -118,7 +118,7 @@ def input_summary_path(output: Path) -> Path:
 
 @contextlib.contextmanager
 def _prepared(
-    source: Path, sensors: list[str], progress: bool, summary_file: Path
+    source: Path, sensors: list[str], progress: bool, summary_file: Path, overwrite: bool
 ) -> Iterator[tuple[Path, dict | None]]:
     """A prepared file of ``source`` and what preparing it read and skipped: ``source`` itself
     and None, or a temporary conversion (deleted afterwards) and its summary. When nothing in
@@ -151,7 +151,7 @@ def _prepared(
             if not written.is_file():
                 raise
             content = {**json.loads(written.read_text()), "destination": None}
-            write_json_atomic(summary_file, content)
+            write_json_atomic(summary_file, content, overwrite=overwrite)
             raise CroplandError(
                 f"input={source}: nothing the model can use ({', '.join(sensors)} patches of "
                 f"{IMAGE_SIZE}x{IMAGE_SIZE} pixels); {_skip_reasons(content)}; see {summary_file}"

@@ -65,9 +65,12 @@ def confusion_matrix_figure(
     return figure
 
 
-def save_confusion_figures(confusion: np.ndarray, classes: list[str], folder: Path) -> None:
-    """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares)."""
+def save_confusion_figures(
+    confusion: np.ndarray, classes: list[str], folder: Path, overwrite: bool = False
+) -> None:
+    """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares); ones
+    already there are replaced only with ``overwrite``."""
     for normalize, name in ((False, "confusion_matrix.png"), (True, "confusion_matrix_norm.png")):
         figure = confusion_matrix_figure(confusion, classes, normalize=normalize)
-        save_figure_atomic(figure, Path(folder) / name, dpi=120)
+        save_figure_atomic(figure, Path(folder) / name, overwrite=overwrite, dpi=120)
         plt.close(figure)

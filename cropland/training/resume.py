@@ -1,6 +1,7 @@
 """Which checkpoint a run resumes from: ``ckpt_path=<file>``, or ``ckpt_path=last`` for the
 newest run's ``last.ckpt``. Checked like every checkpoint a user gives (data only, one of
-cropland's networks) before anything is built."""
+cropland's networks) before anything is built. And whether the run folder is free: a folder
+that holds an earlier run is written into only to go on with that run."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from cropland.training.checkpoint_file import read_checkpoint
 log = logging.getLogger(__name__)
 
 LAST = "last"
+
+# What a run leaves in its folder once it has passed its checks. A folder Hydra has just made
+# holds only Hydra's record (.hydra/) and the log file, which Hydra writes before train runs.
+RUN_FILES = ("config.yaml", "checkpoints", "metrics.json")
 
 # What a resumed model must share with the checkpoint for its weights to fit, and where the
 # user sets it.
@@ -38,6 +43,24 @@ def resume_checkpoint(
     else:
         path = Path(ckpt_path)
     return ResumePoint(path, read_checkpoint(path)["hyper_parameters"])
+
+
+def check_run_folder(run_folder: Path, resume: ResumePoint | None) -> bool:
+    """Refuse ``run_folder`` when it holds an earlier run, unless this run resumes that run from
+    one of its own checkpoints (``hydra.run.dir=<run> ckpt_path=<run>/checkpoints/last.ckpt``);
+    returns whether it does, and so may replace that run's files."""
+    found = [name for name in RUN_FILES if (run_folder / name).exists()]
+    if not found:
+        return False
+    if resume is not None and resume.path.resolve().is_relative_to(run_folder.resolve()):
+        return True
+    last = run_folder / "checkpoints" / "last.ckpt"
+    go_on = f"ckpt_path={last}" if last.is_file() else "ckpt_path=<one of its checkpoints>"
+    raise CroplandError(
+        f"the run folder {run_folder} already holds a run ({', '.join(found)}), which this one "
+        f"would overwrite; choose a new folder (hydra.run.dir), or go on with that run there "
+        f"with {go_on}"
+    )
 
 
 def check_resume_fits(resume: ResumePoint, model_hparams: dict[str, Any]) -> None:

@@ -21,13 +21,15 @@ def write_test_predictions(
     sequences: np.ndarray,
     labels: np.ndarray,
     predicted: np.ndarray,
+    overwrite: bool = False,
 ) -> None:
     """``test_predictions.csv``: one row per test sequence (``sequences`` are indices in the
-    prepared file), in file order."""
+    prepared file), in file order; one already there is replaced only with ``overwrite``."""
     sequences = np.asarray(sequences, dtype=np.int64)
     points = datamodule.prepared_file.sequences.point[sequences]
     order = np.argsort(sequences, kind="stable")
     rows = np.stack([sequences, points, np.asarray(labels), np.asarray(predicted)], axis=1)
     lines = [",".join(TEST_PREDICTION_COLUMNS)]
     lines += [",".join(map(str, row)) for row in rows[order].tolist()]
-    write_text_atomic(output_dir / TEST_PREDICTIONS_FILE, "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    write_text_atomic(output_dir / TEST_PREDICTIONS_FILE, text, overwrite=overwrite)

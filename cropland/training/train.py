@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -14,14 +16,14 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from cropland.io import write_json_atomic, write_text_atomic
+from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
 from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.epoch_timer import EpochTimer
 from cropland.training.hparams import log_final_hparams
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
-from cropland.training.resume import check_resume_fits, resume_checkpoint
+from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
 from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # Checked before anything is built or written: a crafted checkpoint is refused here.
     runs_folder = Path(cfg.paths.log_dir) / cfg.task_name / "runs"
     resume_from = resume_checkpoint(cfg.get("ckpt_path"), runs_folder, output_dir)
+    # Only the first process looks: DDP starts the others once it has written into the folder.
+    in_place = rank_zero_only.rank == 0 and check_run_folder(output_dir, resume_from)
     _check_optimizer_config(cfg)
     seed = cfg.get("seed")
     # Shuffling follows the run seed, epoch by epoch, so a resumed run sees the same order.
@@ -58,7 +62,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         net = OmegaConf.to_container(cfg.model.net, resolve=True)
         check_resume_fits(resume_from, {"net": net, **datamodule.model_inputs()})
     # Written once the settings, the data and the checkpoint to resume have passed their checks.
-    _save_config(cfg, output_dir)
+    _save_config(cfg, output_dir, in_place)
     if seed is not None:
         L.seed_everything(seed, workers=True)
     # The model is built from what the training split says: classes, channels, statistics.
@@ -73,12 +77,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _log_precision(cfg.trainer)
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
-    trainer.fit(
-        model,
-        datamodule=datamodule,
-        ckpt_path=resume_from.path if resume_from else None,
-        weights_only=True,
-    )
+    with _explained_interrupts(trainer, callbacks):
+        trainer.fit(
+            model,
+            datamodule=datamodule,
+            ckpt_path=resume_from.path if resume_from else None,
+            weights_only=True,
+        )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     # What a comparison of models needs beside the scores: their size and their cost.
     metrics["model/parameters"] = sum(p.numel() for p in model.net.parameters())
@@ -98,9 +103,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         best = checkpoint.best_model_path if checkpoint is not None else ""
         if not best:
             log.warning("No best checkpoint was saved; testing the weights of the last epoch.")
-        trainer.test(
-            model, datamodule=datamodule, ckpt_path=best or None, verbose=False, weights_only=True
-        )
+        with _explained_interrupts(trainer, callbacks):
+            trainer.test(
+                model,
+                datamodule=datamodule,
+                ckpt_path=best or None,
+                verbose=False,
+                weights_only=True,
+            )
         metrics.update(
             {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         )
@@ -108,17 +118,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # Sequences scored, over all processes: under DDP each test sequence counts once.
         metrics["test/sequences"] = int(confusion.sum())
         if trainer.is_global_zero:
-            _write_test_report(confusion, model.classes, output_dir)
+            _write_test_report(confusion, model.classes, output_dir, in_place)
         if trainer.world_size == 1:
             sequences, labels, predicted = model.test_predictions.numpy().T
-            write_test_predictions(output_dir, datamodule, sequences, labels, predicted)
+            write_test_predictions(
+                output_dir, datamodule, sequences, labels, predicted, overwrite=in_place
+            )
         elif trainer.is_global_zero:
             # Each process holds the predictions of its share of the test split only.
             log.info("No %s: written by runs of one process only", TEST_PREDICTIONS_FILE)
 
     log_final_hparams(loggers, cfg, metrics)
     if trainer.is_global_zero:
-        write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))
+        metrics_file = output_dir / "metrics.json"
+        write_json_atomic(metrics_file, dict(sorted(metrics.items())), overwrite=in_place)
         log.info("Run folder: %s", output_dir)
     return metrics
 
@@ -143,16 +156,44 @@ def _check_optimizer_config(cfg: DictConfig) -> None:
 
 
 @rank_zero_only
-def _save_config(cfg: DictConfig, output_dir: Path) -> None:
-    """The resolved config, once per run (every DDP process runs ``train``)."""
-    write_text_atomic(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+def _save_config(cfg: DictConfig, output_dir: Path, overwrite: bool) -> None:
+    """The resolved config, once per run (every DDP process runs ``train``). Without
+    ``overwrite`` it claims the folder: of two runs started into one folder, the second stops
+    here, before training."""
+    config = OmegaConf.to_yaml(cfg, resolve=True)
+    write_text_atomic(output_dir / "config.yaml", config, overwrite=overwrite)
 
 
-def _write_test_report(confusion, classes: list[str], output_dir: Path) -> None:
+def _write_test_report(confusion, classes: list[str], output_dir: Path, overwrite: bool) -> None:
     report = classification_report(confusion, classes)
     Console().print(f"\n[bold]Test set, best checkpoint[/bold]\n{report}\n", highlight=False)
-    write_text_atomic(output_dir / "report.txt", report + "\n")
-    save_confusion_figures(confusion, classes, output_dir)
+    write_text_atomic(output_dir / "report.txt", report + "\n", overwrite=overwrite)
+    save_confusion_figures(confusion, classes, output_dir, overwrite)
+
+
+@contextmanager
+def _explained_interrupts(trainer: L.Trainer, callbacks: list[Callback]) -> Iterator[None]:
+    """Lightning ends a Ctrl-C during fit or test with ``exit(1)``, once its callbacks have
+    saved ``last.ckpt``; turn that into an :class:`Interrupted` naming the checkpoints kept."""
+    try:
+        yield
+    except SystemExit as exit:
+        if not (trainer.interrupted and exit.code == 1):
+            raise
+        raise Interrupted(_checkpoints_kept(callbacks)) from None
+
+
+def _checkpoints_kept(callbacks: list[Callback]) -> str:
+    """What an interrupted run leaves to resume from, newest last, and how to resume."""
+    folders = sorted(
+        {Path(c.dirpath) for c in callbacks if isinstance(c, ModelCheckpoint) and c.dirpath}
+    )
+    kept = sorted((p for f in folders for p in f.glob("*.ckpt")), key=lambda p: p.stat().st_mtime)
+    if not kept:
+        where = f" in {', '.join(map(str, folders))}" if folders else ""
+        return f"stopped before any checkpoint was saved{where}: nothing to resume from"
+    names = ", ".join(sorted(p.name for p in kept))
+    return f"kept {names} in {', '.join(map(str, folders))}: resume with ckpt_path={kept[-1]}"
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

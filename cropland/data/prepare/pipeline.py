@@ -83,10 +83,12 @@ def _prepare(
             # Checking every image takes minutes on the real tree: dst may have been created
             # meanwhile (by another prepare), and is not replaced unless overwrite says so.
             _check_destination(src, dst, overwrite)
-            write_selection(dst, selection, attrs, bar)
+            write_selection(dst, selection, attrs, bar, overwrite)
     summary_file = prepare_summary_path(dst)
     try:
-        write_json_atomic(summary_file, summary)
+        # dst's own: dst's rename has refused an existing dst unless overwrite, so without it
+        # this replaces only the summary of an earlier attempt that wrote no dst.
+        write_json_atomic(summary_file, summary, overwrite=True)
     except OSError as error:
         then = "run prepare again" + (" with overwrite=true" if selection.records else "")
         raise CroplandError(write_failed_message(str(summary_file), error, then)) from error

@@ -26,13 +26,16 @@ BATCH_RECORDS = 256
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
-def write_selection(dst: Path, selection: Selection, attrs: dict, progress: Progress) -> None:
-    """Write ``selection`` into ``dst`` atomically, replacing it if it exists; a failed write
-    raises :class:`CroplandError`, leaving no temp file and ``dst`` as it was."""
+def write_selection(
+    dst: Path, selection: Selection, attrs: dict, progress: Progress, overwrite: bool
+) -> None:
+    """Write ``selection`` into ``dst`` atomically, replacing a file there only with
+    ``overwrite``; a failed write raises :class:`CroplandError`, leaving no temp file and
+    ``dst`` as it was."""
     batches = _pixel_batches(selection.records, progress)
     try:
         write_prepared_file(
-            dst, _record_table(selection.records), selection.sequences, batches, attrs
+            dst, _record_table(selection.records), selection.sequences, batches, attrs, overwrite
         )
     except OSError as error:
         raise CroplandError(

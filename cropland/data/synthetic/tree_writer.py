@@ -191,7 +191,7 @@ def generate_tree(
     if workers is None:
         workers = min(_usable_cores(), -(-num_points // POINTS_PER_CHUNK))
     points = plan_points(num_points, seed, settings)
-    with atomic_output(root, folder=True) as staging:
+    with atomic_output(root, folder=True, overwrite=overwrite) as staging:
         for folder in {(p.split_folder, p.crop) for p in points}:
             for sensor in SENSORS:
                 staging.joinpath(sensor, *folder).mkdir(parents=True)
@@ -204,5 +204,6 @@ def generate_tree(
                 images += written
                 bar.advance(task, done)
     summary = _summary(points, seed, year, character, draw, settings, images)
-    write_json_atomic(tree_summary_path(root), summary)
+    # The tree's own: its rename has refused a tree another run put at root meanwhile.
+    write_json_atomic(tree_summary_path(root), summary, overwrite=True)
     return summary

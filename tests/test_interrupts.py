@@ -1,0 +1,235 @@
+"""Ctrl-C ends a script with one line saying what it left, status 130 and no traceback, its
+temporary files removed; SIGTERM still ends it cleanly with 143."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from cropland.cli import exit_on_user_error
+from cropland.io import TEMP_MARK, write_text_atomic
+from tests.script_runs import PROJECT_ROOT, TINY_TRAINING
+
+# Generous for torch, Lightning and HDF5 in one process; a runaway allocation still stops.
+MEMORY_LIMIT = 16 * 2**30
+
+# scripts/<name>, run as a user runs it, once PATCH has made one step of its work create
+# $READY_FILE (then wait, or go on slowly) so that a signal lands while it works.
+PATCHED_RUN = """
+import os, runpy, sys, time
+from pathlib import Path
+
+def ready():
+    Path(os.environ["READY_FILE"]).touch()
+
+{patch}
+sys.argv = sys.argv[1:]  # [scripts/<name>, overrides...], as when run directly
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+WAIT_THERE = """
+def wait_there(*args, **kwargs):
+    ready()
+    time.sleep(300)
+"""
+
+PATCHES = {
+    # While it predicts, with the input tree prepared into a temporary folder.
+    "predict.py": WAIT_THERE + "import cropland.inference.predict as m\nm.predict = wait_there\n",
+    # While it checks the exported file, which is still a temp file beside the output.
+    "export.py": WAIT_THERE
+    + "import cropland.inference.export as m\nm.check_exported = wait_there\n",
+    # While it writes the prepared file: small batches, decoded slowly, in a thread.
+    "prepare.py": """
+import cropland.data.prepare.writer as m
+decode = m._decode_batch
+def slow_decode(records, pngs):
+    ready()
+    time.sleep(0.05)
+    return decode(records, pngs)
+m._decode_batch = slow_decode
+m.BATCH_RECORDS = 4
+""",
+}
+
+
+def _bounded_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _start(script: str, overrides: list[str], tmp_path: Path, patch: str = "") -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "CUDA_VISIBLE_DEVICES": "",
+        "READY_FILE": str(tmp_path / "ready"),
+        "TMPDIR": str(_tmpdir(tmp_path)),
+    }
+    program = PATCHED_RUN.format(patch=patch)
+    return subprocess.Popen(
+        [sys.executable, "-c", program, str(PROJECT_ROOT / "scripts" / script), *overrides],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_bounded_memory,
+    )
+
+
+def _tmpdir(tmp_path: Path) -> Path:
+    folder = tmp_path / "tmpdir"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _interrupt_once(process: subprocess.Popen, ready: Path, number: int) -> tuple[str, str]:
+    """Send signal ``number`` once ``ready`` exists; the process's stdout and stderr."""
+    deadline = time.monotonic() + 240
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            out, err = process.communicate()
+            raise AssertionError(f"the run ended or hung before its work began:\n{err[-3000:]}")
+        time.sleep(0.01)
+    process.send_signal(number)
+    return process.communicate(timeout=240)
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if TEMP_MARK in path.name]
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "line"),
+    [
+        (signal.SIGINT, 130, "interrupted; nothing written at {output}"),
+        pytest.param(
+            signal.SIGTERM,
+            143,
+            "Stopped by signal 15; removing temporary files",
+            marks=pytest.mark.slow,  # as tests/test_bad_data_interrupted.py checks for prepare
+        ),
+    ],
+    ids=["ctrl_c", "sigterm"],
+)
+def test_an_interrupted_predict_says_so_and_leaves_nothing(
+    trained_run, synthetic_tree, tmp_path, out, number, status, line
+):
+    output = out / "pred.csv"
+    overrides = [
+        f"ckpt_path={trained_run.best_checkpoint}",
+        f"input={synthetic_tree}",
+        f"output={output}",
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+    ]
+    process = _start("predict.py", overrides, tmp_path, PATCHES["predict.py"])
+    assert [p.name for p in _tmpdir(tmp_path).iterdir()] == []
+    _, stderr = _interrupt_once(process, tmp_path / "ready", number)
+
+    assert process.returncode == status, stderr[-3000:]
+    assert stderr.splitlines() == [line.format(output=output)]
+    assert list(out.iterdir()) == []
+    # The input tree's temporary conversion is gone too.
+    assert not list(_tmpdir(tmp_path).glob("cropland-predict-*"))
+
+
+def test_an_interrupted_export_removes_its_temp_file(trained_run, tmp_path, out):
+    output = out / "m.pt"
+    overrides = [
+        f"ckpt_path={trained_run.best_checkpoint}",
+        "format=torchscript",
+        f"output={output}",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+    ]
+    process = _start("export.py", overrides, tmp_path, PATCHES["export.py"])
+    _, stderr = _interrupt_once(process, tmp_path / "ready", signal.SIGINT)
+
+    assert process.returncode == 130, stderr[-3000:]
+    assert stderr.splitlines() == [f"interrupted; nothing written at {output}"]
+    assert list(out.iterdir()) == []
+
+
+def test_an_interrupted_prepare_says_so(synthetic_tree, tmp_path, out):
+    dst = out / "ca.h5"
+    overrides = [f"src={synthetic_tree}", f"dst={dst}", "progress=false"]
+    overrides.append(f"paths.log_dir={tmp_path / 'logs'}")
+    process = _start("prepare.py", overrides, tmp_path, PATCHES["prepare.py"])
+    _, stderr = _interrupt_once(process, tmp_path / "ready", signal.SIGINT)
+
+    assert process.returncode == 130, stderr[-3000:]
+    assert stderr.splitlines() == [f"interrupted; nothing written at {dst}"]
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_an_interrupted_training_names_the_checkpoint_to_resume_from(prepared_file, tmp_path):
+    run = tmp_path / "run"
+    last = run / "checkpoints" / "last.ckpt"
+    overrides = [
+        *TINY_TRAINING,
+        f"data.path={prepared_file}",
+        "trainer.max_epochs=1000",
+        "callbacks.early_stopping=null",
+        f"hydra.run.dir={run}",
+    ]
+    process = _start("train.py", overrides, tmp_path)
+    _, stderr = _interrupt_once(process, last, signal.SIGINT)
+
+    assert process.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr
+    ours = [line for line in stderr.splitlines() if line.startswith("interrupted;")]
+    assert ours == [stderr.splitlines()[-1]]
+    assert ours[0].startswith("interrupted; kept ")
+    assert f"in {run / 'checkpoints'}: resume with ckpt_path={last}" in ours[0]
+    assert not _temp_files(run)
+
+
+def test_ctrl_c_after_a_file_was_put_in_place_names_it(tmp_path, capsys):
+    written = tmp_path / "a.txt"
+
+    @exit_on_user_error
+    def main(cfg):
+        write_text_atomic(written, "done\n")
+        raise KeyboardInterrupt
+
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main(OmegaConf.create({"paths": {"output_dir": str(tmp_path)}}))
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    assert stopped.value.code == 130
+    err = capsys.readouterr().err
+    assert err == f"interrupted; wrote {written} before it stopped; nothing else was written\n"
+
+
+def test_ctrl_c_before_anything_names_the_run_folder(tmp_path, capsys):
+    @exit_on_user_error
+    def main(cfg):
+        raise KeyboardInterrupt
+
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            main(OmegaConf.create({"paths": {"output_dir": str(tmp_path)}}))
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == f"interrupted; nothing written in the run folder {tmp_path}\n"
