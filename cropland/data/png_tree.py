@@ -42,6 +42,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from cropland.bounded_read import UnreadableFile, read_regular_file
 from cropland.data.layout import (
     IMAGE_SIZE,
     MAX_POINT_DIGITS,
@@ -53,7 +54,7 @@ from cropland.data.layout import (
     parse_patch_name,
 )
 from cropland.data.skip_record import Notice, Skipped
-from cropland.data.tree_walk import UnreadableFile, read_regular_file, walk_files
+from cropland.data.tree_walk import walk_files
 from cropland.errors import CroplandError
 
 PATCH_NAME = "POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png"

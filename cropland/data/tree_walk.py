@@ -17,8 +17,8 @@ file), and returns everything else as :class:`~cropland.data.skip_record.Skipped
 Links that resolve inside the root are followed, files and folders alike; the files found
 through them keep the path of the link, so a sensor folder that is a link reads as that sensor.
 
-:func:`read_regular_file` reads one file only if it is still a regular file, and at most a given
-number of bytes.
+Reading one of the files is :func:`cropland.bounded_read.read_regular_file`'s: only if it is
+still a regular file, and at most a given number of bytes.
 """
 
 from __future__ import annotations
@@ -29,26 +29,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cropland.bounded_read import NOT_READ, file_kind
 from cropland.data.skip_record import Skipped
-
-# Only regular files are read and only folders are listed; everything else is named by kind.
-_KINDS = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-_NOT_READ = "only regular files are read"
-
-
-class UnreadableFile(Exception):
-    """A file :func:`read_regular_file` did not read; ``reason`` is a skip-report key."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +102,7 @@ def _look_at(
     if stat.S_ISREG(info.st_mode):
         return TreeFile(path, parts, real if linked else path)
     if not stat.S_ISDIR(info.st_mode):
-        return Skipped(str(path), "special_file", f"{_kind(info)}; {_NOT_READ}")
+        return Skipped(str(path), "special_file", f"{file_kind(info)}; {NOT_READ}")
     if is_link:
         problem = _folder_link_problem(path, real, folder, linked_folders)
         if problem is not None:
@@ -164,40 +146,3 @@ def _folder_link_problem(
         detail = f"a link to {real}, already read through the link {earlier}; remove one of the two"
         return Skipped(str(path), "symlink_repeat", detail)
     return None
-
-
-def _kind(info: os.stat_result) -> str:
-    return next((kind for test, kind in _KINDS if test(info.st_mode)), "not a regular file")
-
-
-def read_regular_file(path: str | os.PathLike, max_bytes: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``.
-
-    The file's kind and size are looked at before it is opened, and again on the open file (it
-    may have been replaced meanwhile); it is opened non-blocking, so that even a FIFO put there
-    in between cannot stall. Raises :class:`UnreadableFile` (``special_file``, ``too_large``,
-    ``unreadable``).
-    """
-    try:
-        _check_regular(os.stat(path), max_bytes)
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(descriptor, "rb") as file:
-            _check_regular(os.fstat(file.fileno()), max_bytes)
-            data = file.read(max_bytes + 1)  # the size said no more, but files can grow
-    except OSError as error:
-        raise UnreadableFile("unreadable", f"cannot read the file ({error})") from error
-    if len(data) > max_bytes:
-        raise UnreadableFile("too_large", _too_large(max_bytes))
-    return data
-
-
-def _check_regular(info: os.stat_result, max_bytes: int) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise UnreadableFile("special_file", f"{_kind(info)}; {_NOT_READ}")
-    if info.st_size > max_bytes:
-        raise UnreadableFile("too_large", _too_large(max_bytes, info.st_size))
-
-
-def _too_large(max_bytes: int, size: int | None = None) -> str:
-    found = f"{size} bytes" if size is not None else f"more than {max_bytes} bytes"
-    return f"{found}, over the {max_bytes} bytes read at most"
