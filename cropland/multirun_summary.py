@@ -5,7 +5,9 @@ A Hydra callback (``conf/hydra/default.yaml``). Each job leaves ``job.json`` in 
 when it ends, so the summary is the same whichever launcher ran the jobs (in this process,
 joblib workers, SLURM): the multirun's own process gathers the folders at the end. When a job
 failed, Hydra stops with an error after the others ran; the summary is then printed as the
-process exits.
+process exits. A job folder's files are read within bounds: a damaged or hand-edited
+``job.json`` or ``metrics.json`` gives a row that says what is wrong (status ``unreadable`` or
+``unusable``), not a traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import atexit
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,14 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from cropland.bounded_read import UnreadableFile, read_json
 from cropland.io import write_json_atomic, write_text_atomic
+from cropland.run_metrics import METRICS_FILE, read_run_metrics
 
 JOB_FILE = "job.json"
 SUMMARY_FILE = "summary.csv"
+# A job.json holds the overrides and one line of error; a bigger one is none of ours.
+MAX_JOB_FILE_BYTES = 1 << 20
 # The scores a row shows, when the job's metrics.json has them.
 SCORES = ("best/val/f1_macro", "val/acc", "val/f1_macro", "test/acc", "test/f1_macro")
 
@@ -85,12 +90,35 @@ def summary_rows(sweep_dir: Path) -> list[dict[str, Any]]:
     """One row per job folder of ``sweep_dir`` that left a ``job.json``, in job order."""
     rows = []
     for job_file in sweep_dir.glob(f"*/{JOB_FILE}"):
-        row = json.loads(job_file.read_text())
-        metrics_file = job_file.parent / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        row = _job_record(job_file)
+        metrics_file = job_file.parent / METRICS_FILE
+        # exists(), not is_file(): a FIFO or device there is named as such, never opened.
+        metrics, unusable = read_run_metrics(metrics_file) if metrics_file.exists() else ({}, None)
+        if unusable is not None and row["status"] != "unreadable":
+            row["status"], row["error"] = "unusable", f"{metrics_file}: {unusable}"
         row.update({name: metrics.get(name) for name in SCORES})
         rows.append(row)
     return sorted(rows, key=lambda row: row["job"])
+
+
+def _job_record(job_file: Path) -> dict[str, Any]:
+    """The fields of a ``job.json``; those it lacks or holds as something else are defaults."""
+    problem = None
+    try:
+        record = read_json(job_file, MAX_JOB_FILE_BYTES)
+    except UnreadableFile as error:
+        record, problem = {}, error.detail
+    if not isinstance(record, dict):
+        record, problem = {}, "not a JSON object"
+    job = record.get("job")
+    texts = {key: record.get(key) for key in ("overrides", "status", "error")}
+    fields = {
+        "job": job if isinstance(job, int) and not isinstance(job, bool) else -1,
+        **{key: value if isinstance(value, str) else "" for key, value in texts.items()},
+    }
+    if problem is not None:
+        fields["status"], fields["error"] = "unreadable", f"{job_file}: {problem}"
+    return fields
 
 
 def _one_line(error: BaseException) -> str:
@@ -108,10 +136,13 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 def _table(rows: list[dict[str, Any]], folder: Path) -> Table:
     failed = [row for row in rows if row["status"] == "failed"]
+    damaged = [row for row in rows if row["status"] in ("unreadable", "unusable")]
+    title = f"Multirun summary: {len(rows)} jobs, {len(failed)} failed"
     table = Table(
-        title=f"Multirun summary: {len(rows)} jobs, {len(failed)} failed",
+        title=title + (f", {len(damaged)} with unusable files" if damaged else ""),
         caption="\n".join(
-            [f"job {row['job']}: {row['error']}" for row in failed] + [str(folder / SUMMARY_FILE)]
+            [f"job {row['job']}: {row['error']}" for row in failed + damaged]
+            + [str(folder / SUMMARY_FILE)]
         ),
     )
     for column in ("job", "overrides that differ", "status", *SCORES):

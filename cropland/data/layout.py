@@ -58,10 +58,16 @@ UNASSIGNED = "unassigned"
 # Crop of a patch whose name has no crop field (new data to predict on): label UNKNOWN_CLASS.
 UNLABELLED = "UNLABELLED"
 
-# The crop field is optional: names of new, unlabelled data may leave it out.
+# Digits of a point id, at most: any such id fits the prepared file's int64 column.
+MAX_POINT_DIGITS = 18
+
+# The crop field is optional: names of new, unlabelled data may leave it out. Digits are ASCII
+# (``\d`` would take any script's, and int() reads them).
 _NAME = re.compile(
-    r"^POINT_(?P<point>\d+)_(?P<date>\d{6})_(?P<province>[A-Z]{2})"
-    r"(?:_(?P<crop>[A-Z][A-Z_]*?))?_(?P<sensor>" + "|".join(SENSORS) + r")\.png$"
+    rf"POINT_(?P<point>[0-9]{{1,{MAX_POINT_DIGITS}}})"
+    r"_(?P<date>[0-9]{6})_(?P<province>[A-Z]{2})"
+    r"(?:_(?P<crop>[A-Z][A-Z_]*?))?_(?P<sensor>" + "|".join(SENSORS) + r")\.png",
+    re.ASCII,
 )
 
 
@@ -96,7 +102,7 @@ def parse_patch_name(filename: str) -> PatchName | None:
     field, so the regular expression anchors on it. A name without a crop field
     (``POINT_7_201907_QC_RGB.png``) gets the crop ``UNLABELLED``.
     """
-    match = _NAME.match(filename)
+    match = _NAME.fullmatch(filename)  # not match(): "$" would allow a newline at the end
     if match is None:
         return None
     month = int(match["date"]) % 100

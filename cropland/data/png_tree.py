@@ -17,6 +17,12 @@ Rules for messy trees (every file is either read, or skipped with one of these r
   too: folder names are part of the layout, so we do not guess; the detail says that renaming
   the folder is all it takes.
 - ``unreadable_folder``: a folder that cannot be listed.
+- ``special_file``, ``symlink_outside_src``, ``symlink_loop``, ``symlink_repeat``,
+  ``broken_symlink``, ``unreadable``: not a regular file, or a link that does not stay inside
+  src (see :mod:`cropland.data.tree_walk`). Links that resolve inside src are followed.
+
+Reading a patch refuses, with ``too_large``, a file over :data:`MAX_PATCH_BYTES`, and, with
+``special_file``, one that is no longer a regular file when it is opened.
 
 A patch name whose extension is ``.png`` in another case (``.PNG``, ``.Png``) is a PNG: it is
 read, and listed as an ``extension_case`` notice so that the user knows.
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -35,8 +42,10 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from cropland.bounded_read import UnreadableFile, read_regular_file
 from cropland.data.layout import (
     IMAGE_SIZE,
+    MAX_POINT_DIGITS,
     PROVINCES,
     SENSORS,
     SPLIT_FOLDERS,
@@ -45,6 +54,7 @@ from cropland.data.layout import (
     parse_patch_name,
 )
 from cropland.data.skip_record import Notice, Skipped
+from cropland.data.tree_walk import walk_files
 from cropland.errors import CroplandError
 
 PATCH_NAME = "POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png"
@@ -72,6 +82,14 @@ _DECODE_ERRORS = (
 _RGB_MODES = frozenset({"RGB", "RGBA", "P"})
 _INDEX_MODES = frozenset({"L", "LA", "RGB", "RGBA", "P"})
 
+# A 65x65 PNG holds at most 65 rows of 1 filter byte + 65 pixels x 4 channels x 2 bytes, under
+# 34 KiB even stored uncompressed at 16 bits with alpha. A megabyte leaves room for any metadata
+# an honest encoder adds, while a file over it cannot be one patch and would only cost memory
+# (a link to /dev/zero would never end).
+MAX_PATCH_BYTES = 1 << 20
+
+_LONG_POINT_ID = re.compile(rf"POINT_[0-9]{{{MAX_POINT_DIGITS + 1},}}_", re.ASCII)
+
 _WRONG_DEPTH = "not at <SENSOR>/<split folder>/<CLASS>/ or <SENSOR>/ below src"
 
 
@@ -91,6 +109,7 @@ class PatchFile:
     path: Path
     name: PatchName
     split_folder: str
+    read_path: Path  # what to open: ``path`` itself unless a link inside src is on the way
 
 
 @dataclass
@@ -113,20 +132,16 @@ def scan_tree(root: str | os.PathLike) -> TreeScan:
     skipped: list[Skipped] = []
     notices: list[Notice] = []
 
-    def folder_error(error: OSError) -> None:
-        skipped.append(Skipped(str(Path(error.filename)), "unreadable_folder", str(error)))
-
-    for folder, _, files in os.walk(root, onerror=folder_error):
-        folders = Path(folder).relative_to(root).parts
-        for filename in files:
-            entry = _classify(Path(folder, filename), (*folders, filename))
-            if isinstance(entry, Skipped):
-                skipped.append(entry)
-                continue
-            patches.append(entry)
-            if not filename.endswith(".png"):
-                detail = f"read as a PNG; its usual name is {entry.name.filename}"
-                notices.append(Notice(str(entry.path), "extension_case", detail))
+    files, skipped = walk_files(root)
+    for file in files:
+        entry = _classify(file.path, file.parts, file.read_path)
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+            continue
+        patches.append(entry)
+        if not file.parts[-1].endswith(".png"):
+            detail = f"read as a PNG; its usual name is {entry.name.filename}"
+            notices.append(Notice(str(entry.path), "extension_case", detail))
 
     # As paths, folder by folder, like the patches (as strings, 'CORN-old/' would sort first).
     skipped.sort(key=lambda s: Path(s.source))
@@ -148,21 +163,21 @@ def _check_root(root: Path) -> None:
         )
 
 
-def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | Skipped:
+def _classify(path: Path, parts: tuple[str, ...], read_path: Path) -> PatchFile | Skipped:
     filename = parts[-1]
     stem, dot, extension = filename.rpartition(".")
     if not dot or extension.lower() != "png":
         return _not_a_png(path, filename)
     name = parse_patch_name(f"{stem}.png")
     if name is None:
-        return Skipped(str(path), "bad_name", f"name is not {PATCH_NAME}")
+        return Skipped(str(path), "bad_name", _bad_name_detail(filename))
     if name.province not in PROVINCES:
         detail = f"province {name.province} is not one of {', '.join(PROVINCES)}"
         return Skipped(str(path), "unknown_province", detail)
     if len(parts) == 2:
         # New data without split or class folders (to predict on): the name says the rest.
         misplaced = _sensor_folder_problem(path, parts[0], name.sensor)
-        return misplaced or PatchFile(path, name, UNASSIGNED)
+        return misplaced or PatchFile(path, name, UNASSIGNED, read_path)
     if len(parts) != 4:
         return Skipped(str(path), "misplaced", _WRONG_DEPTH)
     sensor_folder, split_folder, class_folder, _ = parts
@@ -181,7 +196,16 @@ def _classify(path: Path, parts: tuple[str, ...]) -> PatchFile | Skipped:
         if class_folder.upper() == name.crop:
             return _folder_case(path, "class", class_folder, name.crop)
         return Skipped(str(path), "misplaced", f"crop {name.crop} in class folder {class_folder}")
-    return PatchFile(path, name, split_folder)
+    return PatchFile(path, name, split_folder, read_path)
+
+
+def _bad_name_detail(filename: str) -> str:
+    detail = f"name is not {PATCH_NAME}"
+    if not filename.isascii():
+        return f"{detail} (it has non-ASCII characters; ids and dates are ASCII digits 0-9)"
+    if _LONG_POINT_ID.match(filename):
+        return f"{detail} (a point id has at most {MAX_POINT_DIGITS} digits)"
+    return detail
 
 
 def _sensor_folder_problem(path: Path, folder: str, sensor: str) -> Skipped | None:
@@ -240,13 +264,18 @@ def read_patch(
 
     ``source`` is a path or an open binary file (PNG bytes from another container); ``label``
     names it in errors (default: the path). Raises :class:`PatchReadError` with reason
-    ``unreadable``, ``wrong_size`` or ``wrong_mode`` (16-bit, bilevel or 1-4 bit grey PNGs, or
-    a grey PNG for RGB).
+    ``unreadable``, ``too_large``, ``special_file``, ``wrong_size`` or ``wrong_mode`` (16-bit,
+    bilevel or 1-4 bit grey PNGs, or a grey PNG for RGB).
     """
     if label is None:
         label = str(source) if isinstance(source, str | os.PathLike) else repr(source)
+    if isinstance(source, str | os.PathLike):
+        png = read_patch_file(source, label)
+    else:
+        png = source.read(MAX_PATCH_BYTES + 1)
+        if len(png) > MAX_PATCH_BYTES:
+            raise PatchReadError(label, "too_large", _too_large(f"over {MAX_PATCH_BYTES} bytes"))
     try:
-        png = Path(source).read_bytes() if isinstance(source, str | os.PathLike) else source.read()
         with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
             _check_header(image, _bit_depth(png), sensor, label)
             pixels = np.asarray(image.convert("RGB") if image.mode == "P" else image)
@@ -255,6 +284,21 @@ def read_patch(
     except _DECODE_ERRORS as error:
         raise PatchReadError(label, "unreadable", f"not a readable PNG ({error})") from error
     return _to_channels_first(pixels, sensor)
+
+
+def read_patch_file(path: str | os.PathLike, label: str) -> bytes:
+    """A patch file's bytes, if it is a regular file of at most :data:`MAX_PATCH_BYTES`; raises
+    :class:`PatchReadError` (``unreadable``, ``too_large`` or ``special_file``) naming ``label``.
+    """
+    try:
+        return read_regular_file(path, MAX_PATCH_BYTES)
+    except UnreadableFile as error:
+        detail = _too_large(error.detail) if error.reason == "too_large" else error.detail
+        raise PatchReadError(label, error.reason, detail) from error
+
+
+def _too_large(found: str) -> str:
+    return f"{found}; a {IMAGE_SIZE}x{IMAGE_SIZE} patch PNG is far smaller, so it is not one"
 
 
 def _check_header(image: Image.Image, bit_depth: int | None, sensor: str, label: str) -> None:

@@ -7,7 +7,10 @@ Read from multirun folders after the jobs ended, so it works whichever launcher 
 ``scripts/benchmark_table.py`` joins several, e.g. the networks' and the baselines'). A job's
 identity comes from files Hydra and the scripts write into its folder: the choices of config
 groups (``.hydra/hydra.yaml``), the resolved ``config.yaml`` and ``metrics.json``. These are
-read as plain YAML/JSON: nothing in them is resolved, imported or run.
+read as plain YAML/JSON, each within bounds: nothing in them is resolved, imported or run. A
+job whose ``metrics.json`` cannot be used (not JSON, too large, a score that is not a number
+from 0 to 1, ``NaN``, a count of thousands of digits: see :mod:`cropland.run_metrics`) is
+counted in its row as unusable, with why in the row's ``unusable_notes``, and is in no mean.
 
 Each margin over the best baseline comes with a paired bootstrap interval, from the jobs'
 ``test_predictions.csv``: the test split is the same for every seed of one data set and split,
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import statistics
 import warnings
@@ -32,10 +34,12 @@ import numpy as np
 import yaml
 from rich.console import Console
 
+from cropland.bounded_read import UnreadableFile, read_regular_file
 from cropland.errors import CroplandError
 from cropland.evaluation.bootstrap import paired_difference_intervals
 from cropland.io import write_text_atomic
 from cropland.multirun_summary import JOB_FILE, AtMultirunEnd
+from cropland.run_metrics import METRICS_FILE, read_run_metrics
 from cropland.training.test_predictions import TEST_PREDICTION_COLUMNS, TEST_PREDICTIONS_FILE
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,8 @@ BOOTSTRAP_SEED = 0
 MAX_PREDICTION_ROWS = 1_000_000
 MAX_PREDICTION_BYTES = 64 * MAX_PREDICTION_ROWS
 MAX_CLASSES = 1000
+# A job's Hydra records and config hold a few hundred lines; a bigger file is none of ours.
+MAX_RECORD_BYTES = 4 << 20
 
 
 @dataclass
@@ -72,6 +78,8 @@ class Job:
     baseline: bool = False
     # Whether the job ended (the multirun summary's job.json is written when a job ends).
     ended: bool = True
+    # Why its metrics.json cannot be used, if it cannot: then it is neither a run nor a failure.
+    unusable: str | None = None
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -79,7 +87,11 @@ class Job:
 
     @property
     def completed(self) -> bool:
-        return "test/acc" in self.metrics
+        return self.unusable is None and "test/acc" in self.metrics
+
+    @property
+    def failed(self) -> bool:
+        return self.ended and self.unusable is None and not self.completed
 
 
 def read_jobs(multirun: Path) -> list[Job]:
@@ -99,8 +111,11 @@ def _read_job(hydra_file: Path) -> Job | None:
     data = _child(config, "data")
     if not data:
         return None  # not a training job
-    metrics_file = folder / "metrics.json"
-    metrics = _json_mapping(metrics_file) if metrics_file.is_file() else {}
+    metrics_file = folder / METRICS_FILE
+    # exists(), not is_file(): a FIFO or device there is named as such, never opened.
+    metrics, unusable = read_run_metrics(metrics_file) if metrics_file.exists() else ({}, None)
+    if unusable is not None:
+        log.warning("%s: %s; the job is counted as unusable, in no mean", metrics_file, unusable)
     data_choice = _text(choices.get("data"))
     if data_choice == "prepared":
         data_choice = Path(_text(data.get("path"))).stem
@@ -121,13 +136,10 @@ def _read_job(hydra_file: Path) -> Job | None:
         split=_text(data.get("split")),
         channels=_text(data.get("channels")),
         model=model,
-        metrics={
-            k: float(v)
-            for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)
-        },
+        metrics=metrics,
         baseline=bool(baseline) or bool(_child(config, "forest")),
-        ended=(folder / JOB_FILE).is_file() or metrics_file.is_file(),
+        ended=(folder / JOB_FILE).is_file() or metrics_file.exists(),
+        unusable=unusable,
     )
 
 
@@ -147,23 +159,18 @@ def _yaml_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        loaded = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        loaded = yaml.safe_load(read_regular_file(path, MAX_RECORD_BYTES).decode("utf-8"))
+    except UnreadableFile as error:
+        raise CroplandError(f"{path}: {error.detail}; expected a job's YAML record") from error
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
         raise CroplandError(f"{path}: not readable YAML ({error.__class__.__name__})") from error
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _json_mapping(path: Path) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CroplandError(f"{path}: not readable JSON ({error.__class__.__name__})") from error
     return loaded if isinstance(loaded, dict) else {}
 
 
 def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
     """One row per (data, split, channels, model): the mean and sample standard deviation over
-    its completed jobs, how many ran, failed and have not ended, and the margins over the best
+    its completed jobs, how many ran, failed, have not ended and left an unusable metrics.json
+    (and why, in ``unusable_notes``), and the margins over the best
     baseline of the same data, split and channels (the baseline row with the highest mean test
     accuracy) when there is one, each with its paired bootstrap interval where the jobs' test
     predictions allow one."""
@@ -177,8 +184,9 @@ def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
         done = completed[key] = [job for job in members if job.completed]
         row: dict[str, Any] = dict(zip(ROW_KEYS, key, strict=True))
         row["runs"] = len(done)
-        row["failed"] = sum(1 for job in members if job.ended and not job.completed)
+        row["failed"] = sum(1 for job in members if job.failed)
         row["unfinished"] = sum(1 for job in members if not job.ended)
+        row["unusable"] = sum(1 for job in members if job.unusable is not None)
         for metric in ("test/acc", "test/f1_macro"):
             name = metric.replace("/", "_")
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(
@@ -220,6 +228,11 @@ def benchmark_rows(jobs: Iterable[Job]) -> list[dict[str, Any]]:
             row[f"{metric}_over_best_baseline"] = margin
             row[f"{metric}_over_best_baseline_low"] = low
             row[f"{metric}_over_best_baseline_high"] = high
+        row["unusable_notes"] = "; ".join(
+            f"{job.folder / METRICS_FILE}: {job.unusable}"
+            for job in groups[tuple(row[k] for k in ROW_KEYS)]
+            if job.unusable is not None
+        )
     predictions.report_missing()
     return rows
 
@@ -405,7 +418,9 @@ def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
     ]
     for row in rows:
         runs = f"{row['runs']}" + "".join(
-            f" ({row[state]} {state})" for state in ("failed", "unfinished") if row[state]
+            f" ({row[state]} {state})"
+            for state in ("failed", "unfinished", "unusable")
+            if row[state]
         )
         params, seconds = row["parameters"], row["seconds_per_epoch"]
         is_best = row["best_baseline"] == row["model"]
@@ -435,6 +450,9 @@ def markdown_table(rows: list[dict[str, Any]], sources: list[Path]) -> str:
         "From: " + ", ".join(str(source) for source in sources),
         "",
     ]
+    unusable = [row["unusable_notes"] for row in rows if row["unusable_notes"]]
+    if unusable:
+        notes += ["Jobs counted as unusable (in no mean):", "", *(f"- {n}" for n in unusable), ""]
     return "\n".join(lines + notes)
 
 

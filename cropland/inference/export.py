@@ -3,7 +3,9 @@
 The exported file runs without cropland (plain ``onnxruntime`` or ``torch.jit.load``) and takes
 the LightningModule's inputs: ``image`` (batch, time, channels, 65, 65) scaled to [0, 1],
 ``lengths`` (batch,) and ``months`` (batch, time), with batch and time free; it returns
-``logits`` (batch, classes). Normalization and padding are handled inside.
+``logits`` (batch, classes). Normalization and padding are handled inside, and an empty batch
+gives ``(0, classes)``. What the files cannot check (time >= 1, ``lengths`` from 1 to time,
+months 1-12) the model card says, and :mod:`cropland.inference.exported_inputs` refuses.
 
 Time loop: TorchScript compiles the ConvLSTM's Python loop as a loop (``torch.jit.script``);
 for ONNX the loop is written as ``scan`` (see ``scan_encoder``), which the ``torch.export``
@@ -29,7 +31,14 @@ from torch import Tensor
 
 from cropland.data.layout import IMAGE_SIZE, MONTHS
 from cropland.errors import CroplandError
-from cropland.inference.graph import INPUT_NAMES, OUTPUT_NAMES, example_inputs, inference_graph
+from cropland.inference.exported_inputs import check_exported_inputs
+from cropland.inference.graph import (
+    INPUT_NAMES,
+    OUTPUT_NAMES,
+    EmptyInputGraph,
+    example_inputs,
+    inference_graph,
+)
 from cropland.inference.model_card import model_card
 from cropland.inference.model_loading import classifier_from_checkpoint, read_checkpoint
 from cropland.io import atomic_output, refuse_to_replace, write_json_atomic
@@ -125,8 +134,12 @@ def export_checkpoint(
 
 
 def export_onnx(classifier: CropSequenceClassifier, path: Path) -> None:
-    """ONNX through ``torch.export``, with batch and time free and the loop kept as ``Scan``."""
+    """ONNX through ``torch.export``, with batch and time free and the loop kept as ``Scan``;
+    an empty batch or time axis bypasses the network (see :class:`EmptyInputGraph`)."""
+    from onnx_ir.passes.common import RemoveUnusedNodesPass  # with onnxscript (export extra)
+
     graph = inference_graph(classifier, scan_loop=True)
+    graph = EmptyInputGraph(graph, len(classifier.hparams.classes)).eval()
     # Sizes above 1: torch.export specializes dimensions of size 0 or 1 in the example.
     inputs = example_inputs(len(classifier.hparams.channels), 2, 2, IMAGE_SIZE)
     batch, time = torch.export.Dim("batch"), torch.export.Dim("time")
@@ -136,17 +149,19 @@ def export_onnx(classifier: CropSequenceClassifier, path: Path) -> None:
         "months": {0: batch, 1: time},
     }
     with _quiet_onnx_exporter():
-        torch.onnx.export(
+        program = torch.onnx.export(
             graph,
             inputs,
-            str(path),
             input_names=list(INPUT_NAMES),
             output_names=list(OUTPUT_NAMES),
             dynamic_shapes=dynamic_shapes,
-            # One self-contained file: the weights are small (a few MB).
-            external_data=False,
             verbose=False,
         )
+    # The exporter leaves a constant of the network outside the If that holds it, which
+    # onnxruntime would warn about each time it loads the file.
+    RemoveUnusedNodesPass()(program.model)
+    # One self-contained file: the weights are small (a few MB).
+    program.save(str(path), external_data=False)
 
 
 def export_torchscript(classifier: CropSequenceClassifier, path: Path) -> None:
@@ -192,13 +207,16 @@ def check_exported(format: str, path: Path, classifier: CropSequenceClassifier) 
 
 
 def _runner(format: str, path: Path) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
-    """The exported file, loaded as a user would, as a function of (image, lengths, months)."""
+    """The exported file, loaded as a user would, as a function of (image, lengths, months)
+    that first refuses, with :class:`CroplandError`, inputs the file would take without a word
+    (see :func:`check_exported_inputs`)."""
     if format == "onnx":
         import onnxruntime  # an optional dependency (the export extra), needed only here
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
         def run_onnx(image: Tensor, lengths: Tensor, months: Tensor) -> Tensor:
+            check_exported_inputs(image, lengths, months)
             feed = dict(
                 zip(INPUT_NAMES, (t.numpy() for t in (image, lengths, months)), strict=True)
             )
@@ -210,6 +228,7 @@ def _runner(format: str, path: Path) -> Callable[[Tensor, Tensor, Tensor], Tenso
         module = torch.jit.load(str(path), map_location="cpu")
 
     def run_torchscript(image: Tensor, lengths: Tensor, months: Tensor) -> Tensor:
+        check_exported_inputs(image, lengths, months)
         with torch.no_grad():
             return module(image, lengths, months)
 

@@ -43,6 +43,31 @@ class InferenceGraph(nn.Module):
         return self.net(image, lengths=lengths, months=months)
 
 
+class EmptyInputGraph(nn.Module):
+    """An :class:`InferenceGraph` that an input without sequences or without steps bypasses,
+    for ONNX: ``If`` batch x time > 0, the graph's logits, else ``(batch, classes)`` of NaN.
+
+    Given an empty axis, onnxruntime's ``Einsum`` kernel dies of SIGFPE (an integer division by
+    zero), taking the caller's process with it; the L-TAE's patch pooling and attention are
+    einsums. Other kernels refuse such inputs with errors, where PyTorch and TorchScript return
+    ``(0, classes)`` for an empty batch. ONNX has no operator that raises, so an input with no
+    time step (which PyTorch refuses) gets NaN logits, one row per sequence: no score at all.
+    """
+
+    def __init__(self, graph: InferenceGraph, num_classes: int) -> None:
+        super().__init__()
+        # Not "graph": torch.export's modules have an attribute of that name.
+        self.inference = graph
+        self.num_classes = num_classes
+
+    def forward(self, image: Tensor, lengths: Tensor, months: Tensor) -> Tensor:
+        has_steps = image.shape[0] * image.shape[1] > 0
+        return torch.cond(has_steps, self.inference, self._no_logits, (image, lengths, months))
+
+    def _no_logits(self, image: Tensor, lengths: Tensor, months: Tensor) -> Tensor:
+        return image.new_full((image.shape[0], self.num_classes), float("nan"))
+
+
 def inference_graph(classifier: CropSequenceClassifier, scan_loop: bool = False) -> InferenceGraph:
     """An eval-mode copy of ``classifier`` as an :class:`InferenceGraph`, without gradients.
 

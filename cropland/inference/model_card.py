@@ -87,7 +87,7 @@ def model_card(
         "training_data": _training_data(run_folder, unavailable),
         "test_metrics": _test_metrics(run_folder, ckpt_path, checkpoint, unavailable),
         "check": check,
-        "usage": _usage(format, model_path.name),
+        "usage": _usage(format, model_path.name, uses_months),
         "unavailable": unavailable,
     }
 
@@ -143,7 +143,8 @@ def _inputs(num_channels: int, uses_months: bool, net: dict) -> list[dict[str, A
             "counts as time, so check lengths before calling it"
         )
     months = (
-        "used: sin/cos of the month angle are input planes"
+        "used. The file does not check this: a month outside 1-12 on a real step raises no "
+        "error and gives logits that mean nothing, so check months before calling it"
         if uses_months
         else "ignored by this model (trained without month encoding) but still required, "
         "so that every exported model is called alike; zeros will do"
@@ -155,7 +156,10 @@ def _inputs(num_channels: int, uses_months: bool, net: dict) -> list[dict[str, A
             "shape": ["batch", "time", num_channels, IMAGE_SIZE, IMAGE_SIZE],
             "free_axes": ["batch", "time"],
             "description": "each sequence's patches in time order, channels in the order of "
-            "channels, scaled to [0, 1]; steps from lengths[i] on are padding (any values)",
+            "channels, scaled to [0, 1]; steps from lengths[i] on are padding (any values). "
+            "An empty batch gives logits of shape (0, classes). time must be at least 1: "
+            "without a time step the TorchScript file raises, and the ONNX file, which cannot "
+            "raise, returns NaN logits for every sequence",
         },
         {
             "name": "lengths",
@@ -170,7 +174,7 @@ def _inputs(num_channels: int, uses_months: bool, net: dict) -> list[dict[str, A
             "dtype": "int64",
             "shape": ["batch", "time"],
             "free_axes": ["batch", "time"],
-            "description": f"calendar month (1-12) of each step, any value on padding; {months}",
+            "description": f"calendar month (1-12) of each step, any value on padding; {months}.",
         },
     ]
 
@@ -274,10 +278,14 @@ def _as_run_saw_it(path: Path, run_folder: Path) -> Path:
     return path
 
 
-def _usage(format: str, file_name: str) -> str:
+def _usage(format: str, file_name: str, uses_months: bool) -> str:
     shapes = (
         "# image: float32 (batch, time, channels, 65, 65) in [0, 1]; lengths: int64 (batch,);\n"
         "# months: int64 (batch, time). Channel order and classes: see this card.\n"
+        "# The file does not check time >= 1, 1 <= lengths[i] <= time nor months 1-12 on real\n"
+        "# steps (see inputs); with cropland installed, this refuses what breaks them:\n"
+        "# from cropland.inference.exported_inputs import check_exported_inputs\n"
+        f"# check_exported_inputs(image, lengths, months, uses_months={uses_months})\n"
     )
     if format == "onnx":
         return (

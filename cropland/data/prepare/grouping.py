@@ -7,8 +7,9 @@ to check it (keeping no pixels); the writer decodes them again, so that memory s
 Skip reasons found here: ``missing_sensor``, ``duplicate_record`` (one point and date with
 several images of a sensor: all of that point and date goes), ``label_conflict`` (a point
 labelled with several crops in one year: all of that point and year goes), the image reasons
-of :class:`~cropland.data.png_tree.PatchReadError` (``unreadable``, ``wrong_size``,
-``wrong_mode``) and ``bad_image_in_record`` for the other sensors of such a record.
+of :class:`~cropland.data.png_tree.PatchReadError` (``unreadable``, ``too_large``,
+``special_file``, ``wrong_size``, ``wrong_mode``) and ``bad_image_in_record`` for the other
+sensors of such a record.
 """
 
 from __future__ import annotations

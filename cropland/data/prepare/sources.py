@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cropland.data.layout import SENSORS, SPLIT_FOLDERS, PatchName
-from cropland.data.png_tree import EXPECTED_LAYOUT, PatchReadError, read_patch, scan_tree
+from cropland.data.png_tree import EXPECTED_LAYOUT, read_patch, read_patch_file, scan_tree
 from cropland.data.published_hdf5 import SPLIT_FOLDER as PUBLISHED_SPLIT_FOLDER
 from cropland.data.published_hdf5 import PublishedFile, is_hdf5
 from cropland.data.skip_record import Notice, Skipped
@@ -78,16 +78,10 @@ def _read_png_tree(src: Path) -> SourceContents:
     patches = []
     for found in scan.patches:
         path = str(found.path)  # one string per patch, not a Path as well: ~134k of them
-        read = functools.partial(_read_file, path)
+        opened = path if found.read_path is found.path else str(found.read_path)
+        read = functools.partial(read_patch_file, opened, path)
         patches.append(Patch(found.name, found.split_folder, path, read))
     return SourceContents("png_tree", patches, scan.skipped, scan.notices, SPLIT_FOLDERS)
-
-
-def _read_file(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise PatchReadError(path, "unreadable", f"cannot read the file ({error})") from error
 
 
 def _read_published_file(published: PublishedFile) -> SourceContents:
