@@ -35,7 +35,11 @@ from cropland.errors import CroplandError
 log = logging.getLogger(__name__)
 
 TEMP_MARK = ".cropland-tmp-"
-_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)" + re.escape(TEMP_MARK) + r"(?P<pid>\d+)(?P<suffix>.*)$")
+# ASCII digits of a plausible process id only: anyone can leave a file in a shared folder, and
+# a crafted name must not reach os.kill as a huge or non-ASCII number.
+_TEMP_NAME = re.compile(
+    r"^\.(?P<stem>.*)" + re.escape(TEMP_MARK) + r"(?P<pid>[0-9]{1,10})(?P<suffix>(?![0-9]).*)$"
+)
 
 # What link(2) fails with on file systems without hard links (FAT, exFAT, some FUSE mounts).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS})
@@ -99,7 +103,7 @@ def _process_alive(pid: int) -> bool:
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: beyond any process id
         return False
     except PermissionError:  # alive, but another user's
         return True

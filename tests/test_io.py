@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from cropland.io import TEMP_MARK, atomic_output, write_text_atomic
+from cropland.io import TEMP_MARK, atomic_output, remove_stale_temp_files, write_text_atomic
 
 
 def _dead_pid() -> int:
@@ -76,3 +76,14 @@ def test_a_folder_writer_removes_stale_temp_folders(tmp_path):
     with atomic_output(tmp_path / "tree", folder=True) as tmp:
         (tmp / "done.txt").write_text("done")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+
+
+def test_a_temp_name_with_a_huge_or_non_ascii_process_id_is_not_taken_for_ours(tmp_path):
+    huge = tmp_path / f".out{TEMP_MARK}99999999999999999999.csv"
+    arabic = tmp_path / f".out{TEMP_MARK}\u0669\u0669.csv"
+    beyond = tmp_path / f".out{TEMP_MARK}9999999999.csv"
+    for path in (huge, arabic, beyond):
+        path.write_text("x")
+    removed = remove_stale_temp_files(tmp_path)
+    assert removed == [beyond]
+    assert huge.exists() and arabic.exists()

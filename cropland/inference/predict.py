@@ -227,7 +227,7 @@ def _skipped_months(summary: dict, source: Path, sensors: Sequence[str]) -> dict
 
 
 # How the published file's rows are named in skip reports: <file>[row 17]/RGB
-_PUBLISHED_ROW = re.compile(r"\[row (?P<row>\d+)\]")
+_PUBLISHED_ROW = re.compile(r"\[row (?P<row>[0-9]+)\]")
 
 
 def _sequence_keys(source: PreparedFile) -> Iterator[SequenceKey]:
