@@ -287,3 +287,15 @@ def test_script_reports_bad_input_in_one_line(case, expected, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert re.search(expected, lines[0]), lines[0]
     assert not list(tmp_path.glob("*.onnx"))
+
+
+@pytest.mark.parametrize("metrics", ["not json {", "[1, 2]", "1" * 5000])
+def test_an_altered_metrics_file_gives_a_card_that_says_so(trained_run, tmp_path, metrics):
+    folder = tmp_path / "run"
+    shutil.copytree(trained_run.folder, folder)
+    (folder / "metrics.json").write_text(metrics)
+    card = _card_of(
+        export_checkpoint(folder / "checkpoints" / "last.ckpt", "torchscript").card_path
+    )
+    assert card["test_metrics"] is None
+    assert "metrics.json" in card["unavailable"]["test_metrics"]

@@ -9,7 +9,6 @@ summary) and how it scored (``metrics.json``). What cannot be found is null, and
 from __future__ import annotations
 
 import inspect
-import json
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from omegaconf import OmegaConf
 
+from cropland.bounded_read import UnreadableFile, read_json
 from cropland.data.layout import IMAGE_SIZE, MONTHS
 from cropland.data.prepare import prepare_summary_path
 from cropland.inference.model_loading import run_folder_of
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
 
 # The data settings of a run's config.yaml that say which sequences it trained and tested on.
+# A run's metrics.json and a prepare summary (which lists every skipped file of a large tree)
+# stay far below this; a bigger file is no record we wrote, and reading it would only cost memory.
+MAX_RUN_JSON_BYTES = 64 << 20
+
 DATA_KEYS = ("path", "channels", "split", "val_fraction", "test_fraction", "seed", "synthetic")
 
 _NOT_IN_RUN_FOLDER = (
@@ -198,8 +202,9 @@ def _training_data(run_folder: Path | None, unavailable: dict[str, str]) -> dict
         file = prepare_summary_path(_as_run_saw_it(Path(settings["path"]), run_folder))
         if file.is_file():
             # Counts only: the lists of skipped files can be long and name local paths.
-            content = json.loads(file.read_text())
-            summary = {k: v for k, v in content.items() if not isinstance(v, list)}
+            content = _json_or_note(file, unavailable, "training_data.prepared_file_summary")
+            if isinstance(content, dict):
+                summary = {k: v for k, v in content.items() if not isinstance(v, list)}
         else:
             unavailable["training_data.prepared_file_summary"] = f"{file} does not exist (any more)"
     return {"config": settings, "prepared_file_summary": summary}
@@ -215,7 +220,9 @@ def _test_metrics(
     if not metrics_file.is_file():
         unavailable["test_metrics"] = f"{metrics_file} does not exist: the run did not finish"
         return None
-    metrics = json.loads(metrics_file.read_text())
+    metrics = _json_or_note(metrics_file, unavailable, "test_metrics")
+    if not isinstance(metrics, dict):
+        return None
     test = {key: value for key, value in sorted(metrics.items()) if key.startswith("test/")}
     if not test:
         unavailable["test_metrics"] = (
@@ -235,6 +242,20 @@ def _test_metrics(
         )
         return None
     return {"checkpoint": tested.name if tested else None, "metrics": test}
+
+
+def _json_or_note(path: Path, unavailable: dict[str, str], key: str) -> Any:
+    """The JSON object in ``path`` (a file of the run, which someone may have altered), read
+    within bounds; None with a note under ``key`` when it is no JSON object."""
+    try:
+        content = read_json(path, MAX_RUN_JSON_BYTES)
+    except UnreadableFile as error:
+        unavailable[key] = f"{path} cannot be used: {error.detail}"
+        return None
+    if not isinstance(content, dict):
+        unavailable[key] = f"{path} holds a JSON {type(content).__name__}, expected an object"
+        return None
+    return content
 
 
 def _tested_checkpoint(run_folder: Path, ckpt_path: Path, checkpoint: dict) -> Path | None:
