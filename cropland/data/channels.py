@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from cropland.data.layout import SENSOR_CHANNELS, SENSORS
+from cropland.data.layout import CHANNELS, SENSOR_CHANNELS, SENSORS
 from cropland.errors import CroplandError
 
 
@@ -67,3 +68,23 @@ def sensors_of_channels(channels: Sequence[str]) -> list[str]:
         sensors.append(sensor)
         position += len(SENSOR_CHANNELS[sensor])
     return sensors
+
+
+def channel_names_problem(names: Any) -> str | None:
+    """Why ``names`` (a model's input channels, read from a file someone else made) cannot be
+    used, in a few words; None when it can: a list of distinct names of :data:`CHANNELS` that
+    split into whole sensors (what a DataModule loads)."""
+    if isinstance(names, str) or not isinstance(names, list | tuple):
+        return f"a {type(names).__name__}, expected a list of channel names"
+    if not 1 <= len(names) <= len(CHANNELS):
+        return f"{len(names)} channel names, expected 1 to {len(CHANNELS)}"
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or name not in CHANNELS:
+            return f"entry {index} ({name!r:.40}) is not one of {', '.join(CHANNELS)}"
+        if name in names[:index]:
+            return f"entry {index} ({name!r}) repeats an earlier channel"
+    try:
+        sensors_of_channels(names)
+    except CroplandError as error:
+        return str(error)
+    return None

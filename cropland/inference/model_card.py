@@ -20,8 +20,10 @@ from omegaconf import OmegaConf
 from cropland.bounded_read import UnreadableFile, read_json
 from cropland.data.layout import IMAGE_SIZE, MONTHS
 from cropland.data.prepare import prepare_summary_path
+from cropland.errors import CroplandError
 from cropland.inference.model_loading import run_folder_of
 from cropland.models.networks import network_class
+from cropland.training.checkpoint_file import load_weights_only
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
@@ -281,8 +283,8 @@ def _same_weights(other: Path, checkpoint: dict) -> bool:
 
 def _load_quietly(path: Path) -> dict | None:
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: the card then says the metrics cannot be attributed
+        content = load_weights_only(path)
+    except CroplandError:  # unreadable: the card then says the metrics cannot be attributed
         return None
     return content if isinstance(content, dict) else None
 

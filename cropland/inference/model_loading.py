@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from cropland.data.channels import sensors_of_channels
 from cropland.data.layout import CLASSES
-from cropland.errors import CroplandError, short_reason
 from cropland.models.convlstm import ConvLSTMClassifier
 from cropland.models.published import (
     PUBLISHED_ARCHITECTURE,
@@ -22,8 +21,8 @@ from cropland.models.published import (
     is_published_state_dict,
     published_from_state_dict,
 )
+from cropland.training.checkpoint_checks import classifier_arguments
 from cropland.training.checkpoint_file import (
-    TRAINING_ONLY_HPARAMS,
     check_checkpoint,
     load_weights_only,
     read_checkpoint,
@@ -71,7 +70,7 @@ def load_model(ckpt_path: str | os.PathLike) -> LoadedModel:
     contents = load_weights_only(path)
     if isinstance(contents, dict) and is_published_state_dict(contents):
         return LoadedModel(path, None, published_from_state_dict(contents, path), None)
-    classifier = classifier_from_checkpoint(check_checkpoint(contents, path), path)
+    classifier = classifier_from_checkpoint(contents, path)
     return LoadedModel(path, classifier, None, run_folder_of(path))
 
 
@@ -100,26 +99,17 @@ def wrap_published(
 def classifier_from_checkpoint(
     checkpoint: dict[str, Any], ckpt_path: str | os.PathLike
 ) -> CropSequenceClassifier:
-    """The classifier described by a checkpoint from :func:`read_checkpoint`, in eval mode."""
+    """The classifier described by a checkpoint loaded from ``ckpt_path``
+    (:func:`load_weights_only`, :func:`read_checkpoint`), in eval mode. Checked first
+    (:func:`check_checkpoint`, quick on a checkpoint already checked): its weights fit the
+    network its hyperparameters build, so building it costs no more memory than they take."""
     # Imported here: Lightning takes seconds to import, and a script that only reports a wrong
     # path (read_checkpoint) should not wait for it.
     from cropland.training.module import CropSequenceClassifier
 
-    # The optimizer and scheduler are left out: a model in use never builds them.
-    hparams = {
-        key: value
-        for key, value in checkpoint["hyper_parameters"].items()
-        if key not in TRAINING_ONLY_HPARAMS
-    }
-    try:
-        model = CropSequenceClassifier(optimizer={}, **hparams)
-        model.load_state_dict(checkpoint["state_dict"])
-    except (TypeError, RuntimeError) as error:
-        raise CroplandError(
-            f"ckpt_path={ckpt_path} does not fit this version of cropland's "
-            f"CropSequenceClassifier ({short_reason(error)}); use the cropland version that "
-            "wrote it"
-        ) from error
+    check_checkpoint(checkpoint, ckpt_path)
+    model = CropSequenceClassifier(**classifier_arguments(checkpoint["hyper_parameters"]))
+    model.load_state_dict(checkpoint["state_dict"])
     return model.eval()
 
 

@@ -33,24 +33,64 @@ HYDRA_KEYS = ("_target_", "_args_", "_partial_", "_recursive_", "_convert_")
 
 _PLAIN = (bool, int, float, str, type(None))
 
+# Bounds on settings read from a file, far beyond any real config (the deepest setting of a
+# checkpoint is a list in the net's settings, its longest lists hold one entry per class and
+# its strings are names), so that a crafted file cannot make the walk below, or the code that
+# reads the settings after it, take minutes or gigabytes.
+MAX_DEPTH = 16
+MAX_VALUES = 100_000
+MAX_STRING_LENGTH = 1_000
+MAX_KEY_LENGTH = 100
+# Enough places to say in one line what is wrong.
+MAX_FOUND = 5
+
 
 def find_hydra_keys(value: Any, where: str) -> list[str]:
-    """The dotted places under ``where`` that hold a Hydra key or a value that is not plain data
-    (a checkpoint loaded with ``weights_only=True`` can still hold tensors, tuples, ...)."""
-    if isinstance(value, Mapping):
-        found = []
-        for key, item in value.items():
-            place = f"{where}.{key}"
-            if key in HYDRA_KEYS:
-                found.append(place)
-            else:
-                found.extend(find_hydra_keys(item, place))
-        return found
-    if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in find_hydra_keys(item, f"{where}[{i}]")]
-    if isinstance(value, _PLAIN):
-        return []
-    return [f"{where} (a {type(value).__name__}, not plain data)"]
+    """The first few dotted places under ``where`` that hold a Hydra key or a value that is not
+    plain data (a checkpoint loaded with ``weights_only=True`` can still hold tensors, tuples,
+    ...), or that make the settings larger than any config: nested deeper than MAX_DEPTH, more
+    than MAX_VALUES values, a string over MAX_STRING_LENGTH characters, a key that is not a short
+    printable name. Walked with a stack, not recursion: a crafted file can nest thousands deep."""
+    found: list[str] = []
+    pending = [(where, value, 0)]
+    listed = 1  # values met so far, counted before their containers are opened
+    while pending and len(found) < MAX_FOUND:
+        place, item, depth = pending.pop()
+        if isinstance(item, Mapping | list):
+            if depth == MAX_DEPTH:
+                found.append(f"{place} (nested deeper than {MAX_DEPTH})")
+                continue
+            listed += len(item)
+            if listed > MAX_VALUES:
+                found.append(f"{where} (more than {MAX_VALUES} values)")
+                break
+            pending.extend(reversed(_children(item, place, depth + 1, found)))
+        elif isinstance(item, str) and len(item) > MAX_STRING_LENGTH:
+            found.append(f"{place} (a string of {len(item)} characters)")
+        elif not isinstance(item, _PLAIN):
+            found.append(f"{place} (a {type(item).__name__}, not plain data)")
+    return found[:MAX_FOUND]
+
+
+def _children(item: Mapping | list, place: str, depth: int, found: list[str]) -> list:
+    """The entries of a dict or list to walk next, as (place, value, depth); the keys that may
+    not be walked (Hydra's, or no short printable name) go into ``found``."""
+    if isinstance(item, list):
+        return [(f"{place}[{i}]", child, depth) for i, child in enumerate(item)]
+    children = []
+    for key, child in item.items():
+        if not isinstance(key, str) or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            found.append(f"{place} (a key {_shown(key)} that is not a short printable name)")
+        elif key in HYDRA_KEYS:
+            found.append(f"{place}.{key}")
+        else:
+            children.append((f"{place}.{key}", child, depth))
+    return children
+
+
+def _shown(key: Any) -> str:
+    text = repr(key)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def network_class(config: Any, where: str) -> type[nn.Module]:

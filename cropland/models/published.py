@@ -17,6 +17,8 @@ from torch import Tensor
 
 from cropland.errors import CroplandError, short_reason
 from cropland.models.convlstm import ConvLSTMClassifier
+from cropland.models.state_dicts import non_finite_entries, state_dict_mismatches
+from cropland.torch_files import torch_file_problem
 
 # What the published model was trained on: RGB + NDVI45 + GNDVI, in this order, each scaled
 # to [0, 1] and standardized; classes in the order of cropland.data.layout.CLASSES.
@@ -86,6 +88,12 @@ def _load_state_dict(path: Path) -> dict[str, Tensor]:
         raise CroplandError(
             f"{path} does not exist; expected the published project's best_model.pth"
         )
+    problem = torch_file_problem(path)
+    if problem is not None:
+        raise CroplandError(
+            f"{path} is not a PyTorch weights file that loads with weights_only=True "
+            f"({problem}); expected the published project's best_model.pth"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch.load fails in many ways (EOF, zip errors, pickling, ...)
@@ -107,11 +115,15 @@ def _check_tensors(path: Path, state: object) -> None:
             f"{path} holds a {type(state).__name__}, not a state dict of tensors; expected the "
             "published project's best_model.pth"
         )
-    not_tensors = [str(k) for k, v in state.items() if not isinstance(v, Tensor)]
+    not_tensors = [
+        repr(key)[:60]
+        for key, value in state.items()
+        if not isinstance(key, str) or not isinstance(value, Tensor)
+    ]
     if not_tensors:
         raise CroplandError(
-            f"{path} is not a state dict of tensors ({', '.join(not_tensors[:5])} are not "
-            "tensors); expected the published project's best_model.pth"
+            f"{path} is not a state dict of tensors named by strings ({', '.join(not_tensors[:5])} "
+            "are not); expected the published project's best_model.pth"
         )
 
 
@@ -130,22 +142,17 @@ def _original_name(key: str) -> str:
 
 
 def _check_keys(path: Path, found: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
-    problems = []
-    missing = [_original_name(k) for k in expected if k not in found]
-    if missing:
-        problems.append(f"missing {', '.join(missing)}")
-    unexpected = [_original_name(k) for k in found if k not in expected]
-    if unexpected:
-        problems.append(f"unexpected {', '.join(unexpected)}")
-    for key, value in expected.items():
-        if key in found and found[key].shape != value.shape:
-            problems.append(
-                f"{_original_name(key)} has shape {tuple(found[key].shape)}, "
-                f"expected {tuple(value.shape)}"
-            )
+    problems = state_dict_mismatches(found, expected, _original_name)
     if problems:
         raise CroplandError(
             f"{path} is not the published ConvLSTM's weights: {'; '.join(problems)} "
             f"(expected 2 ConvLSTM cells of {PUBLISHED_ARCHITECTURE['hidden_channels']} channels "
             f"on {len(PUBLISHED_CHANNELS)} inputs and a Linear(128, 10))"
+        )
+    not_finite = non_finite_entries(found)
+    if not_finite:
+        raise CroplandError(
+            f"{path}: {_original_name(not_finite[0])} holds NaN or infinite values "
+            f"({len(not_finite)} of its tensors do); expected the published project's "
+            "best_model.pth"
         )
