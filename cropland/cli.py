@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -13,13 +14,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from cropland.errors import CroplandError
+from cropland.errors import INTERRUPTED_STATUS, CroplandError
 from cropland.io import Interrupted, OutputRecord, exit_cleanly_on_sigterm, recording_outputs
 
 T = TypeVar("T")
-
-# The shell's status for a process ended by Ctrl-C (128 + SIGINT).
-INTERRUPTED_STATUS = 130
 
 
 def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
@@ -33,6 +31,8 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(main)
     def wrapper(cfg: DictConfig, *args, **kwargs):
+        # From here on Ctrl-C is Python's KeyboardInterrupt again, which the work cleans up on.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         exit_cleanly_on_sigterm()
         with recording_outputs() as outputs:
             try:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+# The shell's status for a process ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED_STATUS = 130
+
 
 class CroplandError(ValueError):
     """Bad input or configuration; the message names the file or key, what was expected and

@@ -12,6 +12,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, ListConfig
 
+import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
 from cropland.errors import CroplandError
 from cropland.evaluation.benchmark_table import benchmark_from

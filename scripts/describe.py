@@ -7,6 +7,7 @@ Writes class counts per split, sequence-length and month histograms, per-channel
 import hydra
 from omegaconf import DictConfig
 
+import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
 from cropland.describe.describe import describe
 

@@ -7,6 +7,7 @@ outputs/eval/runs/<time>/.
 import hydra
 from omegaconf import DictConfig
 
+import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error, keys_given_on_command_line
 from cropland.evaluation.evaluate import evaluate
 

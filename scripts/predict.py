@@ -8,6 +8,7 @@ labels and with 1 to 5 months. An existing output is replaced only with overwrit
 import hydra
 from omegaconf import DictConfig
 
+import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
 from cropland.inference.predict import predict_to_csv
 

@@ -7,6 +7,7 @@ With no arguments: generates the synthetic dataset once (under data/), trains a 
 import hydra
 from omegaconf import DictConfig
 
+import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
 from cropland.training.train import optimized_metric, train
 

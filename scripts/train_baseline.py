@@ -7,6 +7,7 @@ on the same split as scripts/train.py; writes metrics.json with the same keys.
 import hydra
 from omegaconf import DictConfig
 
+import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
 from cropland.training.baseline import train_baseline
 

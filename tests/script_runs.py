@@ -13,11 +13,14 @@ import runpy
 import signal
 import subprocess
 import sys
+import uuid
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import NamedTuple
 
 from hydra.core.global_hydra import GlobalHydra
+
+from cropland.run_names import ENV_RUN_NAME
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Files from elsewhere that the tests use (the published weights, three real patches); their
@@ -66,9 +69,13 @@ def call_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
     path = PROJECT_ROOT / "scripts" / script
     stdout, stderr = io.StringIO(), io.StringIO()
     handlers, level = logging.root.handlers[:], logging.root.level
-    sigterm = signal.getsignal(signal.SIGTERM)
+    sigterm, sigint = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     argv, code = sys.argv, 0
     sys.argv = [str(path), *overrides]
+    # Each call is a run of its own: in one process, calls within one second would otherwise
+    # get one run folder name (time and process id), and the second be refused as a rerun.
+    run_name = os.environ.get(ENV_RUN_NAME)
+    os.environ[ENV_RUN_NAME] = run_name or f"{script.removesuffix('.py')}-{uuid.uuid4().hex}"
     try:
         with redirect_stdout(stdout), redirect_stderr(stderr):
             runpy.run_path(str(path), run_name="__main__")
@@ -80,6 +87,9 @@ def call_script(script: str, *overrides: str) -> subprocess.CompletedProcess:
         logging.root.handlers[:] = handlers
         logging.root.setLevel(level)
         signal.signal(signal.SIGTERM, sigterm)
+        signal.signal(signal.SIGINT, sigint)
+        if run_name is None:
+            del os.environ[ENV_RUN_NAME]
     return subprocess.CompletedProcess(
         [script, *overrides], code, stdout.getvalue(), stderr.getvalue()
     )

@@ -233,3 +233,28 @@ def test_ctrl_c_before_anything_names_the_run_folder(tmp_path, capsys):
         signal.signal(signal.SIGTERM, sigterm)
     assert stopped.value.code == 130
     assert capsys.readouterr().err == f"interrupted; nothing written in the run folder {tmp_path}\n"
+
+
+def test_ctrl_c_while_a_script_starts_is_one_line_too(tmp_path):
+    """A Ctrl-C that lands while the script still imports (seconds for torch and Lightning),
+    before its work has begun; the import is held up here so that it lands there."""
+    ready = tmp_path / "ready"
+    starting = (
+        "import sys, time\n"
+        "sys.argv = [sys.argv[0], 'ckpt_path=x', 'input=y']\n"
+        "import cropland.quiet_start\n"
+        f"open({str(ready)!r}, 'w').close()\n"
+        "time.sleep(60)\n"
+        "import runpy\n"
+        f"runpy.run_path({str(PROJECT_ROOT / 'scripts' / 'predict.py')!r}, run_name='__main__')\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", starting],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, stderr = _interrupt_once(process, ready, signal.SIGINT)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines() == ["interrupted while starting; nothing written"]

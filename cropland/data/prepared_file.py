@@ -209,8 +209,10 @@ def _original_message(message: str, name: str) -> str:
 
 
 # h5py raises OSError for unreadable bytes (a chunk that does not decompress, a truncated
-# file) and RuntimeError from a few other HDF5 calls that fail on damaged metadata.
-_READ_ERRORS = (OSError, RuntimeError)
+# file) and RuntimeError from a few other HDF5 calls that fail on damaged metadata; an HDF5
+# error inside one of h5py's callbacks (walking the links of damaged metadata) surfaces as
+# SystemError.
+_READ_ERRORS = (OSError, RuntimeError, SystemError)
 
 
 def damaged_file_error(
