@@ -24,9 +24,8 @@ import torch
 from cropland.data.prepared_file import PreparedFile
 from cropland.errors import CroplandError
 from cropland.inference.model_loading import load_model
-from tests.test_hostile_checkpoints import TAE
 from tests.test_hostile_prepared import write_valid_file
-from tests.tiny_classifier import classifier_around
+from tests.tiny_classifier import SMALL_TAE, classifier_around
 
 # Values a mutation puts where a number, a list or a string was.
 ODD_VALUES: list[object] = [
@@ -212,7 +211,7 @@ def main(kind: str, seed: int, cases: int, workdir: Path) -> None:
     if kind == "prepared":
         valid = write_valid_file(workdir / "valid.h5")
     else:
-        model = classifier_around(TAE)
+        model = classifier_around(SMALL_TAE)
         valid_checkpoint = {
             "epoch": 0,
             "global_step": 0,

@@ -33,20 +33,9 @@ from cropland.training.module import CropSequenceClassifier
 from cropland.training.resume import resume_checkpoint
 from tests.hydra_configs import compose_config
 from tests.script_runs import PROJECT_ROOT, PUBLISHED_WEIGHTS
-from tests.tiny_classifier import classifier_around
+from tests.tiny_classifier import SMALL_TAE, classifier_around
 
-TAE = {
-    "_target_": "cropland.models.tae.LTAEClassifier",
-    "encoder_widths": [6, 8],
-    "d_model": 12,
-    "n_head": 3,
-    "d_k": 4,
-    "mlp": [12, 8],
-    "downsample": 2,
-    "pooling": "centre_attention",
-    "pooling_heads": 2,
-    "statistics_centre": 5,
-}
+TAE = SMALL_TAE
 
 LOADERS: dict[str, Callable[[Path], object]] = {
     "read_checkpoint": read_checkpoint,

@@ -24,7 +24,7 @@ from tests.hydra_configs import compose_config
 from tests.padded_sequences import BAD_LENGTHS, CHANNELS, one_by_one, pad, sequences
 from tests.random_norms import with_random_norms
 from tests.script_runs import PROJECT_ROOT, TINY_TRAINING, call_script
-from tests.tiny_classifier import CLASSES, classifier_around
+from tests.tiny_classifier import CLASSES, SMALL_TAE, classifier_around
 
 CONVLSTM = "cropland.models.convlstm.ConvLSTMClassifier"
 SINGLE_DATE = "cropland.models.single_date.SingleDateClassifier"
@@ -40,17 +40,7 @@ SMALL: dict[str, dict] = {
     TEMPCNN: {"filters": [6, 8], "kernel_size": 5, "dense_units": 8},
     LRCN: {"cnn_channels": [6, 8], "kernel_sizes": [3, 5], "hidden_size": 7},
     CONV3D: {"channels": [6, 8, 4]},
-    TAE: {
-        "encoder_widths": [6, 8],
-        "d_model": 12,
-        "n_head": 3,
-        "d_k": 4,
-        "mlp": [12, 8],
-        "downsample": 2,
-        "pooling": "centre_attention",
-        "pooling_heads": 2,
-        "statistics_centre": 5,
-    },
+    TAE: {key: value for key, value in SMALL_TAE.items() if key != "_target_"},
 }
 
 # Each base conf/model config (the *_full ones only change sizes) and the overrides that make it

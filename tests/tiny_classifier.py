@@ -10,6 +10,20 @@ from cropland.training.module import CropSequenceClassifier
 CHANNELS = ["red", "green", "blue", "ndvi45"]
 CLASSES = ["BARLEY", "CANOLA", "CORN"]
 
+# The default network, centre attention and statistics included, small enough for a CPU test.
+SMALL_TAE = {
+    "_target_": "cropland.models.tae.LTAEClassifier",
+    "encoder_widths": [6, 8],
+    "d_model": 12,
+    "n_head": 3,
+    "d_k": 4,
+    "mlp": [12, 8],
+    "downsample": 2,
+    "pooling": "centre_attention",
+    "pooling_heads": 2,
+    "statistics_centre": 5,
+}
+
 
 def classifier_around(net: dict, **run_options: bool) -> CropSequenceClassifier:
     """The network ``net`` describes (``_target_`` and settings) inside the LightningModule, in
