@@ -12,14 +12,11 @@ from typing import Any, NamedTuple
 
 from cropland.errors import CroplandError
 from cropland.training.checkpoint_file import read_checkpoint
+from cropland.training.run_folder_guard import earlier_run_error, files_of_a_run
 
 log = logging.getLogger(__name__)
 
 LAST = "last"
-
-# What a run leaves in its folder once it has passed its checks. A folder Hydra has just made
-# holds only Hydra's record (.hydra/) and the log file, which Hydra writes before train runs.
-RUN_FILES = ("config.yaml", "checkpoints", "metrics.json")
 
 # What a resumed model must share with the checkpoint for its weights to fit, and where the
 # user sets it.
@@ -49,18 +46,12 @@ def check_run_folder(run_folder: Path, resume: ResumePoint | None) -> bool:
     """Refuse ``run_folder`` when it holds an earlier run, unless this run resumes that run from
     one of its own checkpoints (``hydra.run.dir=<run> ckpt_path=<run>/checkpoints/last.ckpt``);
     returns whether it does, and so may replace that run's files."""
-    found = [name for name in RUN_FILES if (run_folder / name).exists()]
+    found = files_of_a_run(run_folder)
     if not found:
         return False
     if resume is not None and resume.path.resolve().is_relative_to(run_folder.resolve()):
         return True
-    last = run_folder / "checkpoints" / "last.ckpt"
-    go_on = f"ckpt_path={last}" if last.is_file() else "ckpt_path=<one of its checkpoints>"
-    raise CroplandError(
-        f"the run folder {run_folder} already holds a run ({', '.join(found)}), which this one "
-        f"would overwrite; choose a new folder (hydra.run.dir), or go on with that run there "
-        f"with {go_on}"
-    )
+    raise earlier_run_error(run_folder, found)
 
 
 def check_resume_fits(resume: ResumePoint, model_hparams: dict[str, Any]) -> None:
