@@ -372,9 +372,9 @@ def main() -> None:
     model_name, flags = cpu_description()
     print(f"CPU: {model_name}; {os.cpu_count()} cores; torch threads {torch.get_num_threads()}")
     print(f"flags: {flags}")
-    # torch's OpenMP threads spin while they wait: on a machine busy with other work, augmenting
-    # a batch took 118 ms with 2 threads against 5 ms with OMP_WAIT_POLICY=PASSIVE. Shown so
-    # that runs can be compared.
+    # torch's OpenMP threads spin while they wait, which slows small operations badly on a
+    # machine busy with other work (OMP_WAIT_POLICY=PASSIVE avoids it). Shown so that runs can
+    # be compared.
     openmp = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in OPENMP_VARIABLES)
     print(f"environment: {openmp}")
     print(f"load average at start (1, 5, 15 min): {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -362,7 +362,7 @@ class PreparedFile:
                 stop = min(start + block, source.shape[0])
                 try:
                     # Every channel, then the wanted ones in numpy: h5py's own channel selection
-                    # was 5-7x slower than reading the whole block (chunks hold one whole record).
+                    # was slower than reading the whole block (chunks hold one whole record).
                     pixels = source[start:stop]
                 except _READ_ERRORS as error:
                     what = f"the pixels of records {start} to {stop - 1}"

@@ -7,8 +7,8 @@ network and the hardware (``benchmarks/convlstm.py`` lists every model both ways
 
 - ``channels_last``: the 2-D convolutions' weights in channels_last memory format, which makes
   oneDNN (CPU) and cuDNN (GPU) pick channels-last kernels without padding few channels to
-  blocks of 16. Measured on this project's CPU it pays for ``single_date`` (1.5x training);
-  it slows the L-TAE, the ConvLSTM and, in bf16, the LRCN.
+  blocks of 16. On the CPUs this project was measured on it pays for ``single_date``; it
+  slows the L-TAE, the ConvLSTM and, in bf16, the LRCN.
 - ``compile``: ``torch.compile`` of the network in place (``nn.Module.compile``, so the
   checkpoint's parameter names do not change). Compiling takes tens of seconds to minutes
   before the first step: it pays on long runs, not on the one-minute default run.

@@ -19,7 +19,7 @@ from cropland.data.prepare.grouping import Record, Selection
 from cropland.data.prepared_file import RecordTable, write_prepared_file
 from cropland.errors import CroplandError, short_reason
 
-# Records decoded and written together: ~8.6 MB of pixels, whatever the dataset's size.
+# Records decoded and written together: a few megabytes of pixels, whatever the dataset's size.
 BATCH_RECORDS = 256
 
 # What a full disk, a full quota or a file size limit (ulimit -f) make writes fail with.
@@ -77,7 +77,7 @@ def _pixel_batches(records: list[Record], progress: Progress) -> Iterator[np.nda
     # GIL while compressing, so the two overlap (Pillow's decoding does not, hence one thread).
     # Its PNG bytes are read here, before the write: reading the published HDF5 needs h5py's
     # lock, which the writer holds while it compresses, so reads in the thread would wait for
-    # every write and the overlap would be lost (on a 1000-point file they waited ~9 s in all).
+    # every write and the overlap would be lost.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_decode_batch, batches[0], _read_batch(batches[0]))
         for following in [*batches[1:], None]:
