@@ -13,7 +13,7 @@ batch's last step, padding included, for reproducing its results.
 
 Speed: at the first step the state is zero, so the hidden part of the gate convolution and
 ``f * c`` are zero: the first step convolves the input alone (with the input's share of the
-weight) and skips them: at the published five steps, most of a step's work. Every
+weight) and skips them, which saves part of the first step's work. Every
 later step is the textbook one convolution over ``concat(input, hidden)``: splitting it into
 an input convolution hoisted out of the loop and a hidden one costs an extra pass over the
 gates per step, and measured slower (``benchmarks/convlstm.py``). Same parameters, same
