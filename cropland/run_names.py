@@ -9,7 +9,7 @@ start: ``2026-11-29_14-03-07_48211``. Every process of one launch must agree on 
   and its id, both read from /proc;
 - ``CROPLAND_RUN_NAME`` in the environment, when set, is used as the name (path separators
   and ``..`` replaced by ``_``): set it once for all nodes of a multi-node job (the SLURM
-  example in the README does).
+  example in docs/resume.md does).
 
 Processes that Lightning starts itself for DDP are given the first process's folder by
 Lightning (``hydra.run.dir``), so they never resolve a name of their own.

@@ -1,5 +1,5 @@
-"""The two real-data experiments start from the README's command, train what they say, and
-compose to what the README's recipe table says."""
+"""The two real-data experiments start from the documented command, train what they say, and
+compose to what the recipe table in docs/data.md says."""
 
 import json
 import re
@@ -76,7 +76,7 @@ def test_experiment_trains_on_a_prepared_file(prepared_file, tmp_path, experimen
     assert checkpoint["hyper_parameters"]["net"]["readout"] == recipe["model.net.readout"]
 
 
-# What the README's recipe table (under "Real data") says, cell by cell, in config keys:
+# What the recipe table in docs/data.md (under "Real data") says, cell by cell, in config keys:
 # (row, column) -> {words the cell holds: the composed values they stand for}. The "both"
 # row's one cell holds for both experiments. A `key=value` quoted in a cell is checked as well.
 RECIPE_TABLE = {
@@ -185,8 +185,8 @@ BOTH_ROW = "both"
 
 
 def readme_recipe_table() -> dict[tuple[str, str], str]:
-    """The README's table comparing the experiments: (row, experiment) -> the cell's text."""
-    lines = (PROJECT_ROOT / "README.md").read_text().splitlines()
+    """docs/data.md's table comparing the experiments: (row, experiment) -> the cell's text."""
+    lines = (PROJECT_ROOT / "docs" / "data.md").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| | `experiment="))
 
     def cells(line: str) -> list[str]:
@@ -217,8 +217,8 @@ def test_experiment_composes_to_the_readme_recipe(experiment):
             (key, yaml.safe_load(value)) for key, value in re.findall(r"`([\w.]+)=([^`]+)`", text)
         ]
         for words, values in RECIPE_TABLE[(row, column)].items():
-            assert words in text, f"README, {row!r}: {text!r} no longer says {words!r}"
+            assert words in text, f"docs/data.md, {row!r}: {text!r} no longer says {words!r}"
             said += values.items()
         for key, value in said:
             composed = OmegaConf.select(config, key)
-            assert composed == value, f"README, {row!r}: {key}={value}, config {composed}"
+            assert composed == value, f"docs/data.md, {row!r}: {key}={value}, config {composed}"

@@ -268,8 +268,8 @@ def _quiet_onnx_exporter() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _without_jit_deprecation() -> Iterator[None]:
-    """torch 2.13 marks torch.jit deprecated; TorchScript is still the format asked for, and the
-    README says to prefer ONNX. The warning repeats per call and names nothing to fix here."""
+    """torch 2.13 marks torch.jit deprecated; TorchScript is still the format asked for, and
+    docs/use.md says to prefer ONNX. The warning repeats per call and names nothing to fix here."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
         yield
