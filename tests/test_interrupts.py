@@ -201,37 +201,36 @@ def test_an_interrupted_training_names_the_checkpoint_to_resume_from(prepared_fi
     assert not _temp_files(run)
 
 
+def _run_interrupted(main, run_folder: Path) -> int:
+    """The exit status of ``main`` wrapped as the scripts are, the signal handlers the wrapper
+    installs put back afterwards."""
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            exit_on_user_error(main)(OmegaConf.create({"paths": {"output_dir": str(run_folder)}}))
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    return stopped.value.code
+
+
 def test_ctrl_c_after_a_file_was_put_in_place_names_it(tmp_path, capsys):
     written = tmp_path / "a.txt"
 
-    @exit_on_user_error
     def main(cfg):
         write_text_atomic(written, "done\n")
         raise KeyboardInterrupt
 
-    sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        with pytest.raises(SystemExit) as stopped:
-            main(OmegaConf.create({"paths": {"output_dir": str(tmp_path)}}))
-    finally:
-        signal.signal(signal.SIGTERM, sigterm)
-    assert stopped.value.code == 130
+    assert _run_interrupted(main, tmp_path) == 130
     err = capsys.readouterr().err
     assert err == f"interrupted; wrote {written} before it stopped; nothing else was written\n"
 
 
 def test_ctrl_c_before_anything_names_the_run_folder(tmp_path, capsys):
-    @exit_on_user_error
     def main(cfg):
         raise KeyboardInterrupt
 
-    sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        with pytest.raises(SystemExit) as stopped:
-            main(OmegaConf.create({"paths": {"output_dir": str(tmp_path)}}))
-    finally:
-        signal.signal(signal.SIGTERM, sigterm)
-    assert stopped.value.code == 130
+    assert _run_interrupted(main, tmp_path) == 130
     assert capsys.readouterr().err == f"interrupted; nothing written in the run folder {tmp_path}\n"
 
 
