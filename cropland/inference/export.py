@@ -40,7 +40,7 @@ from cropland.inference.graph import (
     inference_graph,
 )
 from cropland.inference.model_card import model_card
-from cropland.inference.model_loading import classifier_from_checkpoint, read_checkpoint
+from cropland.inference.model_loading import classifier_from_checkpoint, load_weights_only
 from cropland.io import atomic_output, refuse_to_replace, write_json_atomic
 
 if TYPE_CHECKING:
@@ -105,8 +105,8 @@ def export_checkpoint(
     )
     if format == "onnx":
         _require_packages(ONNX_PACKAGES)
-    checkpoint = read_checkpoint(ckpt_path)
-    classifier = classifier_from_checkpoint(checkpoint, ckpt_path)
+    checkpoint = load_weights_only(ckpt_path)
+    classifier = classifier_from_checkpoint(checkpoint, ckpt_path)  # checks it first
 
     # The check runs on the temporary file: a file that fails it never reaches model_path.
     with atomic_output(model_path, overwrite=overwrite) as tmp:

@@ -25,7 +25,6 @@ from cropland.training.checkpoint_checks import classifier_arguments
 from cropland.training.checkpoint_file import (
     check_checkpoint,
     load_weights_only,
-    read_checkpoint,
 )
 
 if TYPE_CHECKING:
@@ -100,11 +99,11 @@ def classifier_from_checkpoint(
     checkpoint: dict[str, Any], ckpt_path: str | os.PathLike
 ) -> CropSequenceClassifier:
     """The classifier described by a checkpoint loaded from ``ckpt_path``
-    (:func:`load_weights_only`, :func:`read_checkpoint`), in eval mode. Checked first
-    (:func:`check_checkpoint`, quick on a checkpoint already checked): its weights fit the
-    network its hyperparameters build, so building it costs no more memory than they take."""
+    (:func:`load_weights_only`), in eval mode. Checked first (:func:`check_checkpoint`): its
+    weights fit the network its hyperparameters build, so building it costs no more memory
+    than they take."""
     # Imported here: Lightning takes seconds to import, and a script that only reports a wrong
-    # path (read_checkpoint) should not wait for it.
+    # path (load_weights_only) should not wait for it.
     from cropland.training.module import CropSequenceClassifier
 
     check_checkpoint(checkpoint, ckpt_path)
@@ -121,7 +120,7 @@ def load_classifier(ckpt_path: str | os.PathLike) -> CropSequenceClassifier:
     the published project's ``best_model.pth`` (use
     :func:`cropland.models.load_published_checkpoint` for that one).
     """
-    return classifier_from_checkpoint(read_checkpoint(ckpt_path), ckpt_path)
+    return classifier_from_checkpoint(load_weights_only(ckpt_path), ckpt_path)
 
 
 def run_folder_of(ckpt_path: str | os.PathLike) -> Path | None:
