@@ -11,9 +11,16 @@ import pytest
 from cropland.data.prepare import prepare_dataset
 from cropland.data.synthetic import generate_tree
 from cropland.training.train import train
+from tests.extras import refuse_missing_extras
 from tests.hydra_configs import run_config
 from tests.script_runs import TINY_TRAINING, TrainedRun
 from tests.tiny_tree import write_clean_tree
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI (CROPLAND_REQUIRE_EXTRAS=1), a missing extra stops the run instead of skipping the
+    tests that need it unseen."""
+    refuse_missing_extras()
 
 
 @pytest.fixture(scope="session")

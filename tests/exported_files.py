@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import pytest
 import torch
 
 from cropland.data.layout import IMAGE_SIZE
@@ -20,7 +19,8 @@ STEPS = 3
 
 
 def onnx_runner(path: Path):
-    onnxruntime = pytest.importorskip("onnxruntime")  # installed by scripts/setup.sh (export extra)
+    import onnxruntime  # the export extra: callers carry tests.extras.needs_extra("export")
+
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def run(image, lengths, months):
@@ -44,10 +44,9 @@ def torchscript_runner(path: Path):
 
 def export_and_load(format: str, model: CropSequenceClassifier, tmp_path: Path):
     """``model`` exported to ``tmp_path`` in ``format`` and loaded back, as a function of
-    (image, lengths, months); skips the test for ONNX without onnxruntime."""
+    (image, lengths, months). ONNX needs the export extra (tests.extras.needs_extra)."""
     path = tmp_path / f"model.{format}"
     if format == "onnx":
-        pytest.importorskip("onnxruntime")
         export_onnx(model, path)
         return onnx_runner(path)
     export_torchscript(model, path)

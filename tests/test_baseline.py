@@ -15,6 +15,7 @@ from cropland.data.layout import MONTHS
 from cropland.data.prepare import prepare_dataset
 from cropland.training.baseline_features import sequence_features
 from cropland.training.scores import accuracy_and_macro_f1
+from tests.extras import needs_extra
 from tests.refusals import assert_refused
 from tests.script_runs import call_script
 from tests.tiny_tree import expected_record, write_sequence
@@ -121,6 +122,7 @@ QUICK = {
 }
 
 
+@needs_extra("baseline")
 @pytest.mark.parametrize(
     ("baseline", "name"), [("rf", "random_forest"), ("hgb", "gradient_boosting")]
 )
@@ -165,6 +167,7 @@ def test_baseline_run_writes_the_keys_a_network_run_writes(
     assert f1 == pytest.approx(metrics["test/f1_macro"], abs=1e-6)
 
 
+@needs_extra("baseline")
 def test_gradient_boosting_is_fitted_on_the_training_split_alone(
     prepared_file, tmp_path, monkeypatch
 ):
@@ -188,6 +191,8 @@ def test_gradient_boosting_is_fitted_on_the_training_split_alone(
     np.testing.assert_array_equal(labels, datamodule.datasets["train"].labels)
 
 
+# The script looks for scikit-learn before it checks any setting.
+@needs_extra("baseline")
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
@@ -229,6 +234,7 @@ def test_bad_settings_are_one_line(prepared_file, tmp_path, overrides, expected)
     assert not list(tmp_path.glob("train_baseline/runs/*/metrics.json"))
 
 
+@needs_extra("baseline")
 def test_an_empty_training_split_is_one_line(tmp_path):
     path = _prepared(tmp_path, {p: v for p, v in HAND_BUILT.items() if v[2] != "training"})
     line = assert_refused(_run(path, tmp_path, "data.split=predefined"), "train split", "empty")

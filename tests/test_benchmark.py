@@ -16,6 +16,7 @@ from cropland.evaluation import benchmark_table
 from cropland.evaluation.benchmark_table import MAX_CLASSES, MAX_PREDICTION_BYTES
 from cropland.models.networks import build_network
 from cropland.training.scores import accuracy_and_macro_f1
+from tests.extras import needs_extra
 from tests.hydra_configs import compose_config
 from tests.script_runs import PROJECT_ROOT, call_script, run_script
 
@@ -84,6 +85,7 @@ QUICK_BASELINES = {
 }
 
 
+@needs_extra("baseline")
 def test_benchmark_multiruns_give_mean_and_std_over_seeds_and_the_margin_over_the_best_baseline(
     prepared_file, tmp_path
 ):

@@ -3,25 +3,16 @@ left out of the nav fails `mkdocs build --strict`), and the README's links reach
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 
-import pytest
-
+from tests.extras import needs_extra
 from tests.script_runs import PROJECT_ROOT
 
-needs_mkdocs = pytest.mark.skipif(
-    importlib.util.find_spec("mkdocs") is None
-    or importlib.util.find_spec("mkdocstrings") is None
-    or importlib.util.find_spec("material") is None,
-    reason='needs the docs extra: pip install -e ".[docs]"',
-)
 
-
-@needs_mkdocs
+@needs_extra("docs")
 def test_the_site_builds_strictly(tmp_path):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     result = subprocess.run(

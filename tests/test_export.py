@@ -32,10 +32,9 @@ from cropland.io import TEMP_MARK
 from cropland.models import ConvLSTMEncoder
 from cropland.training.module import CropSequenceClassifier
 from tests.exported_files import onnx_runner, torchscript_runner
+from tests.extras import needs_extra
 from tests.script_runs import PUBLISHED_WEIGHTS, TrainedRun, call_script, run_script
 from tests.tiny_classifier import CHANNELS, CLASSES, classifier_around
-
-onnxruntime = pytest.importorskip("onnxruntime")  # installed by scripts/setup.sh (export extra)
 
 
 def classifier(month_encoding: bool) -> CropSequenceClassifier:
@@ -82,9 +81,12 @@ def test_scan_encoder_computes_what_the_python_loop_does(readout):
         torch.testing.assert_close(ScanConvLSTMEncoder(encoder)(x, lengths), encoder(x, lengths))
 
 
+@needs_extra("export")
 @pytest.mark.slow
 @pytest.mark.parametrize("month_encoding", [True, False], ids=["months", "no_months"])
 def test_onnx_takes_any_batch_and_length_and_matches_pytorch(month_encoding, tmp_path):
+    import onnxruntime
+
     model = classifier(month_encoding)
     path = tmp_path / "model.onnx"
     export_onnx(model, path)
@@ -123,6 +125,7 @@ def exported(trained_run: TrainedRun, tmp_path_factory) -> TrainedRun:
     return run
 
 
+@needs_extra("export")
 @pytest.mark.slow
 def test_exported_files_run_without_cropland(exported):
     onnx_path = default_output(exported.best_checkpoint, "onnx")
@@ -156,6 +159,7 @@ def test_exported_files_run_without_cropland(exported):
     torch.testing.assert_close(torch.tensor(from_torchscript), expected, atol=1e-4, rtol=1e-4)
 
 
+@needs_extra("export")
 @pytest.mark.slow
 def test_model_card_describes_inputs_training_data_and_test_metrics(exported, prepared_file):
     card = json.loads(card_path_for(default_output(exported.best_checkpoint, "onnx")).read_text())
@@ -265,10 +269,21 @@ def test_load_classifier_rejects_other_files_with_a_clear_message(trained_run, t
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("missing", "ckpt_path=.*missing.ckpt does not exist"),
-        ("text", "text.ckpt is not a PyTorch checkpoint that loads with weights_only=True"),
+        # The default format=onnx: without the export extra, that is the refusal.
+        pytest.param(
+            "missing", "ckpt_path=.*missing.ckpt does not exist", marks=needs_extra("export")
+        ),
+        pytest.param(
+            "text",
+            "text.ckpt is not a PyTorch checkpoint that loads with weights_only=True",
+            marks=needs_extra("export"),
+        ),
         ("format", "format='tflite': expected one of onnx, torchscript"),
-        ("published", "best_model.pth.*load it with cropland.models.load_published_checkpoint"),
+        pytest.param(
+            "published",
+            "best_model.pth.*load it with cropland.models.load_published_checkpoint",
+            marks=needs_extra("export"),
+        ),
     ],
 )
 def test_script_reports_bad_input_in_one_line(case, expected, tmp_path):

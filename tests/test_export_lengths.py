@@ -11,6 +11,7 @@ import torch
 from cropland.inference.model_card import _inputs
 from cropland.training.module import CropSequenceClassifier
 from tests.exported_files import STEPS, batch, export_and_load
+from tests.extras import needs_extra
 from tests.tiny_classifier import classifier_around
 
 BAD_LENGTHS = (0, -1, STEPS + 1)
@@ -32,7 +33,7 @@ def classifier(readout: str) -> CropSequenceClassifier:
     )
 
 
-FORMATS = [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"]
+FORMATS = [pytest.param("onnx", marks=[pytest.mark.slow, needs_extra("export")]), "torchscript"]
 
 
 @pytest.mark.parametrize("format", FORMATS)

@@ -7,6 +7,7 @@ import csv
 
 import pytest
 
+from tests.extras import needs_extra
 from tests.hydra_configs import compose_config
 from tests.script_runs import run_script
 
@@ -24,6 +25,7 @@ def test_both_scripts_sweep_the_same_draws_and_seeds(config):
     assert cfg.data.path.endswith("_n2000_seed0_draw0.h5")
 
 
+@needs_extra("baseline")
 @pytest.mark.slow
 def test_a_tiny_generalization_grid_gives_one_table_per_draw(tmp_path):
     """Two draws, one seed, a network and a baseline, on 60-point trees: the joined table has

@@ -24,10 +24,9 @@ from cropland.inference.exported_inputs import check_exported_inputs
 from cropland.inference.graph import example_inputs
 from cropland.inference.model_card import _inputs, _usage
 from tests.exported_files import torchscript_runner
+from tests.extras import needs_extra
 from tests.script_runs import PROJECT_ROOT
 from tests.tiny_classifier import CHANNELS, CLASSES, classifier_around
-
-pytest.importorskip("onnxruntime")  # installed by scripts/setup.sh (export extra)
 
 MEMORY_LIMIT = 4 << 30
 # The default model's kind, tiny: its patch pooling and attention are the einsums that crashed.
@@ -47,7 +46,8 @@ TINY_TAE = {
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The tiny L-TAE exported to ONNX and to TorchScript."""
+    """The tiny L-TAE exported to ONNX and to TorchScript (so its tests need the export
+    extra)."""
     folder = tmp_path_factory.mktemp("hostile_exports")
     model = classifier_around(TINY_TAE)
     export_onnx(model, folder / "model.onnx")
@@ -84,6 +84,7 @@ EMPTY_INPUTS = textwrap.dedent(
 )
 
 
+@needs_extra("export")
 def test_the_onnx_file_answers_an_empty_batch_or_time_axis_without_crashing(
     exported: tuple[Path, Path],
 ) -> None:
@@ -108,6 +109,7 @@ def test_the_onnx_file_answers_an_empty_batch_or_time_axis_without_crashing(
     assert "Removing initializer" not in result.stderr  # no warning on every load
 
 
+@needs_extra("export")  # the fixture exports to ONNX too
 def test_pytorch_and_torchscript_give_the_same_empty_answer(exported: tuple[Path, Path]) -> None:
     _, torchscript_path = exported
     empty = (torch.zeros(0, 3, 4, 65, 65), torch.zeros(0, dtype=torch.long))
@@ -194,6 +196,7 @@ def test_padding_months_and_empty_batches_are_fine() -> None:
     check_exported_inputs(image, lengths, np.zeros_like(months), uses_months=False)
 
 
+@needs_extra("export")
 @pytest.mark.parametrize("format", ["onnx", "torchscript"])
 def test_the_runner_of_exported_files_checks_before_running(
     exported: tuple[Path, Path], format: str

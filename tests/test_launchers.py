@@ -9,8 +9,12 @@ import torch
 from omegaconf import OmegaConf
 
 from cropland.models.networks import build_network
+from tests.extras import needs_extra
 from tests.hydra_configs import compose_config
 from tests.script_runs import PROJECT_ROOT, TINY_TRAINING, run_script
+
+# The launchers' and the sweeper's configs come with their plugins.
+pytestmark = needs_extra("sweeps")
 
 
 def _launcher(option: str):

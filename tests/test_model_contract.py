@@ -20,6 +20,7 @@ from torch import nn
 from cropland.errors import CroplandError
 from cropland.inference.export import EXPORTERS, check_exported
 from cropland.models.networks import NETWORKS, build_network, network_class
+from tests.extras import needs_extra
 from tests.hydra_configs import compose_config
 from tests.padded_sequences import BAD_LENGTHS, CHANNELS, one_by_one, pad, sequences
 from tests.random_norms import with_random_norms
@@ -286,13 +287,13 @@ def test_torch_export_keeps_batch_and_time_free(target: str) -> None:
 
 
 @every_network
-@pytest.mark.parametrize("format", [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"])
+@pytest.mark.parametrize(
+    "format", [pytest.param("onnx", marks=[pytest.mark.slow, needs_extra("export")]), "torchscript"]
+)
 def test_exports_match_pytorch_on_every_length(target: str, format: str, tmp_path: Path) -> None:
     """The route of scripts/export.py, and its own check: padded batches of 1 and 3 sequences,
     1 to 5 steps, so batch and time stay free in the file."""
     if format == "onnx":
-        pytest.importorskip("onnxruntime")
-        pytest.importorskip("onnxscript")
         # torch.export caches aten.lstm's decomposition into unrolled steps (torch 2.13): after a
         # torch.export test in this process, the ONNX exporter would fix the time axis. A fresh
         # process, as scripts/export.py is, starts without it.

@@ -14,6 +14,7 @@ from cropland.errors import CroplandError
 from cropland.inference.export import EXPORTERS, check_exported
 from cropland.models.single_date import DATES, SingleDateClassifier
 from tests.exported_files import assert_ignores_images_below_length_1_and_caps_lengths_at_time
+from tests.extras import needs_extra
 from tests.padded_sequences import CHANNELS, LENGTHS, MONTHS, one_by_one, pad, sequences
 from tests.tiny_classifier import classifier_around
 
@@ -106,15 +107,13 @@ NET = {
     "hidden_channels": [4, 6],
     "month_encoding": True,
 }
-FORMATS = [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"]
+FORMATS = [pytest.param("onnx", marks=[pytest.mark.slow, needs_extra("export")]), "torchscript"]
 
 
 @pytest.mark.parametrize("format", FORMATS)
 @pytest.mark.parametrize("date", OTHER_DATES)
 def test_exports_match_pytorch_on_every_length(format: str, date: str, tmp_path: Path) -> None:
     """The exporters' own check: padded batches of 1 and 3 sequences, 1 to 5 steps."""
-    if format == "onnx":
-        pytest.importorskip("onnxruntime")
     model, path = classifier_around({**NET, "date": date}), tmp_path / f"model.{format}"
     EXPORTERS[format](model, path)
     assert check_exported(format, path, model) < 1e-4

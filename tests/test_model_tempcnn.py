@@ -15,11 +15,12 @@ from cropland.errors import CroplandError
 from cropland.inference.export import EXPORTERS, check_exported
 from cropland.models.tempcnn import MaskedBatchNorm, TempCNNClassifier
 from tests.exported_files import assert_ignores_images_below_length_1_and_caps_lengths_at_time
+from tests.extras import needs_extra
 from tests.padded_sequences import CHANNELS, MONTHS, one_by_one, pad, sequences
 from tests.random_norms import with_random_norms
 from tests.tiny_classifier import classifier_around
 
-FORMATS = [pytest.param("onnx", marks=pytest.mark.slow), "torchscript"]
+FORMATS = [pytest.param("onnx", marks=[pytest.mark.slow, needs_extra("export")]), "torchscript"]
 
 
 def classifier(**settings) -> TempCNNClassifier:
@@ -165,8 +166,6 @@ def test_mean_max_over_a_centre_exports_match_pytorch_on_every_length(
 ) -> None:
     """The exporters' own check: padded batches of 1 and 3 sequences, 1 to 5 steps. The
     default pooling (mean over the whole patch): the contract tests."""
-    if format == "onnx":
-        pytest.importorskip("onnxruntime")
     model = classifier_around({**NET, "pooling": "mean_max", "centre": 5})
     with_random_norms(model.net)
     path = tmp_path / f"model.{format}"
