@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-import cropland.data.prepared_checks as checks
+import cropland.data.prepared_checks.datasets as dataset_checks
 from cropland.data.layout import CHANNELS, CLASSES, SENSORS
 from cropland.data.prepared_file import (
     PreparedFile,
@@ -379,7 +379,7 @@ def test_a_refused_attribute_names_the_source_to_prepare_again(
 def test_a_pixel_chunk_larger_than_the_limit_is_refused(
     valid_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(checks, "MAX_PIXEL_CHUNK_BYTES", 500)
+    monkeypatch.setattr(dataset_checks, "MAX_PIXEL_CHUNK_BYTES", 500)
     with pytest.raises(PreparedFileError, match=r"/pixels is chunked in \(1, 8, 8, 8\) \(512 by"):
         PreparedFile(valid_file)
 

@@ -37,15 +37,11 @@ import h5py
 import numpy as np
 
 from cropland.data.hdf5_write_sink import WriteSink, signals_held_back
-from cropland.data.prepared_checks import (
-    PreparedFileError,
-    check_data_inside,
-    check_datasets,
-    check_tables,
-    checked_attributes,
-    prepare_again,
-    source_problem,
-)
+from cropland.data.prepared_checks.attributes import checked_attributes, source_problem
+from cropland.data.prepared_checks.data_inside import check_data_inside
+from cropland.data.prepared_checks.datasets import check_datasets
+from cropland.data.prepared_checks.refusal import PreparedFileError, prepare_again
+from cropland.data.prepared_checks.tables import check_tables
 from cropland.errors import short_reason
 from cropland.io import atomic_output
 
