@@ -20,7 +20,7 @@ from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
 from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.epoch_timer import EpochTimer
-from cropland.training.hparams import log_final_hparams
+from cropland.training.hparams import log_final_hparams, run_tags
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
@@ -148,7 +148,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log_final_hparams(loggers, cfg, metrics)
     if trainer.is_global_zero:
         metrics_file = output_dir / "metrics.json"
-        write_json_atomic(metrics_file, dict(sorted(metrics.items())), overwrite=in_place)
+        record = {**metrics, "tags": run_tags(cfg)}
+        write_json_atomic(metrics_file, dict(sorted(record.items())), overwrite=in_place)
         log.info("Run folder: %s", output_dir)
     return metrics
 
