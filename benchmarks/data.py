@@ -48,6 +48,7 @@ from hydra.utils import instantiate
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.prepare import prepare_summary_path
 from cropland.data.sequence_dataset import to_unit_range
+from cropland.training.train import build_classifier
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = PROJECT_ROOT / "conf"
@@ -193,7 +194,7 @@ def model_speed(datamodule: CropSequenceDataModule, published, scale: Scale) -> 
     """Sequences/s of training steps of the published ConvLSTM (Adam, fp32, gradient clipping
     at 1 as in training) on augmented batches of the training loader."""
     torch.manual_seed(0)
-    model = instantiate(published.model, _recursive_=False, **datamodule.model_inputs())
+    model = build_classifier(published, datamodule.model_inputs())
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = iter(datamodule.train_dataloader())

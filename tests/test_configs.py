@@ -19,6 +19,7 @@ GROUPS = [
     "logger",
     "experiment",
     "debug",
+    "hparams_search",
 ]
 OPTIONS = [
     (group, path.stem)
@@ -34,7 +35,8 @@ def test_option_composes_and_resolves(group, option):
     with open_dict(cfg):
         cfg.paths.output_dir = "out"  # set by Hydra at run time
     OmegaConf.resolve(cfg)
-    assert cfg.model.optimizer._target_.startswith("torch.optim.")
+    assert cfg.optimizer._target_.startswith("torch.optim.")
+    assert cfg.model._target_.endswith("CropSequenceClassifier")
 
 
 def test_synthetic_default_path_is_the_name_the_datamodule_generates():

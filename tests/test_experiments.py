@@ -37,7 +37,7 @@ TINY_RUN = [
                 "model.net.month_encoding": False,
                 "callbacks.early_stopping.monitor": "val/loss",
                 "callbacks.early_stopping.patience": 5,
-                "model.scheduler._target_": "torch.optim.lr_scheduler.StepLR",
+                "scheduler._target_": "torch.optim.lr_scheduler.StepLR",
             },
         ),
         (

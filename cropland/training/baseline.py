@@ -28,6 +28,7 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.errors import CroplandError
 from cropland.io import write_json_atomic, write_text_atomic
 from cropland.training.baseline_features import check_feature_settings, sequence_features
+from cropland.training.hparams import run_tags
 from cropland.training.metrics import classification_metrics, flatten_metrics
 from cropland.training.report import classification_report, save_confusion_figures
 from cropland.training.test_predictions import write_test_predictions
@@ -119,7 +120,8 @@ def train_baseline(cfg: DictConfig) -> dict[str, Any]:
         write_test_predictions(output_dir, datamodule, test.indices, test.labels, predicted)
     else:
         log.warning("The test split is empty (data.test_fraction=0?): nothing to test.")
-    write_json_atomic(output_dir / "metrics.json", dict(sorted(metrics.items())))
+    record = {**metrics, "tags": run_tags(cfg)}
+    write_json_atomic(output_dir / "metrics.json", dict(sorted(record.items())))
     log.info("Run folder: %s", output_dir)
     return metrics
 

@@ -26,9 +26,23 @@ FINAL_METRICS = (
 )
 
 
+def run_tags(cfg: DictConfig) -> list[str]:
+    """The config's ``tags`` (``tags=[convlstm,ca19]``; one word is one tag), which metrics.json
+    and the HParams view carry to tell runs apart."""
+    tags = cfg.get("tags")
+    if tags is None:
+        return []
+    if isinstance(tags, str | int | float):
+        return [str(tags)]
+    return [str(tag) for tag in tags]
+
+
 def compared_settings(cfg: DictConfig) -> dict[str, int | float | str | bool]:
     """Flat ``{"model.net.hidden_channels": "[24, 32]", "optimizer.lr": 0.001, ...}``."""
     flat: dict[str, int | float | str | bool] = {}
+    tags = run_tags(cfg)
+    if tags:
+        flat["tags"] = ", ".join(tags)
     # Which network: its class name (the _target_ paths are otherwise left out).
     target = OmegaConf.select(cfg, "model.net._target_")
     if isinstance(target, str):

@@ -62,8 +62,7 @@ class CropSequenceClassifier(L.LightningModule):
             {
                 "net": _plain(net),
                 "optimizer": _plain(optimizer),
-                # scheduler=none is a config whose _target_ is null: no schedule.
-                "scheduler": _plain(scheduler) if scheduler and scheduler.get("_target_") else None,
+                "scheduler": _plain(scheduler),
                 "classes": list(classes),
                 "channels": list(channels),
                 "channel_mean": [float(v) for v in channel_mean],

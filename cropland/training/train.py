@@ -20,7 +20,7 @@ from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
 from cropland.training.epoch_seeding import EpochSeeding
 from cropland.training.epoch_timer import EpochTimer
-from cropland.training.hparams import log_final_hparams
+from cropland.training.hparams import log_final_hparams, run_tags
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
@@ -42,6 +42,23 @@ def instantiate_group(group: DictConfig | None) -> list:
     if not group:
         return []
     return [instantiate(entry) for entry in group.values() if entry and entry.get("_target_")]
+
+
+def build_classifier(cfg: DictConfig, model_inputs: dict) -> L.LightningModule:
+    """``cfg.model`` trained with the ``optimizer`` and ``scheduler`` groups (scheduler null: a
+    constant learning rate), for ``model_inputs`` (the datamodule's classes, channels,
+    statistics)."""
+    return instantiate(
+        cfg.model,
+        _recursive_=False,
+        optimizer=_plain_settings(cfg.optimizer),
+        scheduler=_plain_settings(cfg.get("scheduler")),
+        **model_inputs,
+    )
+
+
+def _plain_settings(settings: DictConfig | None) -> dict | None:
+    return None if settings is None else OmegaConf.to_container(settings, resolve=True)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -66,7 +83,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if seed is not None:
         L.seed_everything(seed, workers=True)
     # The model is built from what the training split says: classes, channels, statistics.
-    model = instantiate(cfg.model, _recursive_=False, **datamodule.model_inputs())
+    model = build_classifier(cfg, datamodule.model_inputs())
 
     callbacks: list[Callback] = instantiate_group(cfg.get("callbacks"))
     if seed is not None:
@@ -131,7 +148,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log_final_hparams(loggers, cfg, metrics)
     if trainer.is_global_zero:
         metrics_file = output_dir / "metrics.json"
-        write_json_atomic(metrics_file, dict(sorted(metrics.items())), overwrite=in_place)
+        record = {**metrics, "tags": run_tags(cfg)}
+        write_json_atomic(metrics_file, dict(sorted(record.items())), overwrite=in_place)
         log.info("Run folder: %s", output_dir)
     return metrics
 
@@ -147,12 +165,7 @@ def _log_precision(trainer: DictConfig) -> None:
 def _check_optimizer_config(cfg: DictConfig) -> None:
     """The optimizer and schedule settings, checked before data is read (the module checks
     them again when training builds them, for models loaded from a checkpoint)."""
-    optimizer = OmegaConf.to_container(cfg.model.optimizer, resolve=True)
-    scheduler = cfg.model.get("scheduler")
-    scheduler = OmegaConf.to_container(scheduler, resolve=True) if scheduler else None
-    check_optimizer_settings(
-        optimizer, scheduler if scheduler and scheduler.get("_target_") else None
-    )
+    check_optimizer_settings(_plain_settings(cfg.optimizer), _plain_settings(cfg.get("scheduler")))
 
 
 @rank_zero_only
