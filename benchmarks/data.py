@@ -20,7 +20,8 @@
 4. training memory: scripts/train.py on that file with the default model, a few batches, in a
    fresh process: peak RSS, for ``data.in_memory=auto`` and ``true``. Target: at most 1.2 GB.
 
-``--quick`` does the same on a 200-point tree with fewer batches, to check that it runs.
+``--quick`` does the same on a 200-point tree with fewer and smaller batches, to check that it
+runs.
 
 Peak RSS is the child's ``VmHWM`` from ``/proc/self/status`` (Linux only), read as it exits:
 see benchmarks/prepare_memory.py for why not ``ru_maxrss``.
@@ -75,12 +76,14 @@ class Scale:
     rounds: int  # of every loader setting, in turn
     warmup_steps: int
     model_steps: int
+    model_batch: int  # sequences per timed model step
     train_limits: tuple[int, int, int]  # train, val, test batches of the training runs
 
 
 # 6,000 points give about the real 2019 tree: ~22,000 records in ~5,300 sequences.
-FULL = Scale(6000, 3, 60, 2, 1, 3, (20, 5, 5))
-QUICK = Scale(200, 1, 6, 1, 0, 1, (2, 1, 1))
+FULL = Scale(6000, 3, 60, 2, 1, 3, BATCH_SIZE, (20, 5, 5))
+# --quick only checks that every part runs: a step of the published ConvLSTM on 2 sequences.
+QUICK = Scale(200, 1, 6, 1, 0, 1, 2, (2, 1, 1))
 
 # Runs in the child: a script, as `python <script> <args>` would run it, then the child's peak
 # RSS (VmHWM, this process only) into a JSON file as it exits, however it exits.
@@ -201,6 +204,7 @@ def model_speed(datamodule: CropSequenceDataModule, published, scale: Scale) -> 
     batches = []
     for _ in range(scale.warmup_steps + scale.model_steps):
         batch = next(loader)
+        batch = {key: value[: scale.model_batch] for key, value in batch.items()}
         batches.append({**batch, "image": augmented(datamodule, batch)})
     del loader
 
@@ -448,7 +452,7 @@ def main() -> None:
         ("batch", "time steps of the timed batches", "s per step", "sequences/s"),
         [
             (
-                BATCH_SIZE,
+                scale.model_batch,
                 " ".join(map(str, model["steps"])),
                 f"{model['seconds_per_step']:.1f}",
                 f"{model['per_second']:.2f}",
