@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
 from cropland.data.layout import UNKNOWN_CLASS
+from cropland.data.loader_settings import check_loader_settings
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sampling import EpochShuffleSampler
 from cropland.data.sequence_dataset import (
@@ -299,27 +300,6 @@ class CropSequenceDataModule(L.LightningDataModule):
         """A loader's batch as a model takes it outside a Trainer (evaluation, prediction):
         floats in [0, 1], never augmented."""
         return {**batch, "image": to_unit_range(batch["image"])}
-
-
-# The settings of how batches are loaded, as opposed to which data and split: what prediction
-# takes from conf/data.
-LOADER_SETTINGS = ("batch_size", "num_workers", "in_memory")
-
-
-def check_loader_settings(batch_size, num_workers, in_memory) -> None:
-    """One line naming the ``data.`` key for a loader setting that cannot work."""
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise CroplandError(
-            f"data.batch_size={batch_size!r}: expected a whole number of sequences per batch, "
-            "at least 1, e.g. 16"
-        )
-    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-        raise CroplandError(
-            f"data.num_workers={num_workers!r}: expected 0 (load in the main process) or a "
-            "positive number of worker processes"
-        )
-    if in_memory not in (True, False, "auto"):
-        raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
 
 
 def _balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
