@@ -18,12 +18,8 @@ from cropland.data.layout import UNKNOWN_CLASS
 from cropland.data.loader_settings import check_loader_settings
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sampling import EpochShuffleSampler
-from cropland.data.sequence_dataset import (
-    CropSequenceDataset,
-    channel_statistics,
-    pad_sequences,
-    to_unit_range,
-)
+from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences, to_unit_range
+from cropland.data.split_statistics import balanced_class_weights, channel_statistics
 from cropland.data.splits import SPLIT_METHODS, SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
 from cropland.data.temporal_augment import TemporalAugmentation
 from cropland.errors import CroplandError
@@ -175,7 +171,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         else:
             measured = train
         self.channel_mean, self.channel_std = channel_statistics(measured)
-        self.class_weights = _balanced_class_weights(train.labels, len(self.classes))
+        self.class_weights = balanced_class_weights(train.labels, len(self.classes))
         log.info(
             "Sequences: %s",
             ", ".join(f"{n} {len(self.datasets[n])}" for n in SPLIT_NAMES),
@@ -300,12 +296,3 @@ class CropSequenceDataModule(L.LightningDataModule):
         """A loader's batch as a model takes it outside a Trainer (evaluation, prediction):
         floats in [0, 1], never augmented."""
         return {**batch, "image": to_unit_range(batch["image"])}
-
-
-def _balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """``n / (k * count_c)`` as in scikit-learn's 'balanced'; 0 for a class absent in training."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(num_classes)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights.astype(np.float32)
