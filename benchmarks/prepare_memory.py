@@ -2,12 +2,12 @@
 
     .venv/bin/python -m benchmarks.prepare_memory [--points 300 1200] [--workdir DIR]
 
-(from the repository root: ``-m`` puts it on the import path, so ``benchmarks.published_format``
-is found without installing ``benchmarks/``).
+(from the repository root: ``-m`` puts it on the import path, so ``tests.published_format`` is
+found without installing ``benchmarks/`` or ``tests/``).
 
 For each size: generate a synthetic tree, write it in the published format (with
-benchmarks/published_format.py, the writer the tests use too), and convert that file in a fresh
-subprocess that reports its own peak RSS after importing everything and after converting.
+tests/published_format.py, the tests' own writer of that format), and convert that file in a
+fresh subprocess that reports its own peak RSS after importing everything and after converting.
 Streaming preparation should make the peak grow far less than the input does; the last line
 gives the ratio of the two growths.
 
@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.published_format import write_published_from_tree
 from cropland.data.layout import CHANNELS, IMAGE_SIZE
 from cropland.data.synthetic import generate_tree
+from tests.published_format import write_published_from_tree
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

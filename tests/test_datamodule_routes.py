@@ -6,7 +6,7 @@ import torch
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.prepared_file import PreparedFile
-from cropland.data.sequence_dataset import channel_statistics
+from cropland.data.split_statistics import channel_statistics
 
 
 def test_predict_stage_gives_every_sequence_once_in_file_order(prepared_file):

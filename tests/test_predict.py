@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.published_format import write_published_from_tree
 from cropland.data.layout import CLASSES
 from cropland.data.prepared_file import PreparedFile
 from tests.predict_runs import run_predict, unlabelled_tree
+from tests.published_format import write_published_from_tree
 from tests.script_runs import call_script
 
 

@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 
 import cropland.inference.predict as pipeline
-from benchmarks.published_format import rows_from_tree, write_published_file
 from cropland.data.layout import parse_patch_name
 from cropland.data.prepared_file import PreparedFile
 from cropland.inference.batch_prediction import predict
 from cropland.io import TEMP_MARK
 from tests.hydra_configs import compose_config
 from tests.predict_runs import run_predict, unlabelled_tree
+from tests.published_format import rows_from_tree, write_published_file
 from tests.recording_model import RecordingModel
 from tests.refusals import assert_refused
 from tests.written_files import contents, dead_pid

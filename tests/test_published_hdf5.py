@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.published_format import PublishedRow, rows_from_tree, write_published_file
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.layout import CLASSES, IMAGE_SIZE, SENSORS, UNKNOWN_CLASS
 from cropland.data.prepare import prepare_summary_path
@@ -21,6 +20,7 @@ from cropland.data.prepared_file import PreparedFile
 from cropland.data.published_hdf5 import SPLIT_FOLDER
 from cropland.errors import CroplandError
 from tests.prepare_runs import prepare, run_prepare
+from tests.published_format import PublishedRow, rows_from_tree, write_published_file
 from tests.sixteen_bit_png import png_16_bit_rgb
 
 # --- the same data as the tree gives the same file ---------------------------------------------

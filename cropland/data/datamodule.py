@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -18,26 +15,16 @@ from torch.utils.data import DataLoader, Sampler
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
 from cropland.data.layout import UNKNOWN_CLASS
-from cropland.data.prepare import prepare_dataset
+from cropland.data.loader_settings import check_loader_settings
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sampling import EpochShuffleSampler
-from cropland.data.sequence_dataset import (
-    CropSequenceDataset,
-    channel_statistics,
-    pad_sequences,
-    to_unit_range,
-)
+from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences, to_unit_range
+from cropland.data.split_statistics import balanced_class_weights, channel_statistics
 from cropland.data.splits import SPLIT_METHODS, SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
-from cropland.data.synthetic import generate_tree, synthetic_file_name
 from cropland.data.temporal_augment import TemporalAugmentation
 from cropland.errors import CroplandError
 
 log = logging.getLogger(__name__)
-
-
-def synthetic_tree_for(path: Path) -> Path:
-    """Where the PNG tree behind a synthetic prepared file lives: beside it, same stem."""
-    return path.with_suffix("")
 
 
 class CropSequenceDataModule(L.LightningDataModule):
@@ -107,47 +94,15 @@ class CropSequenceDataModule(L.LightningDataModule):
         return channel_names(self.sensors)
 
     def prepare_data(self) -> None:
-        """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing.
-
-        Every process may call this (DDP under torchrun, two runs started together): a lock
-        beside the file lets the first make it while the others wait, then reuse it.
-        """
+        """Make the synthetic dataset when ``data.synthetic`` is set and the file is missing
+        (see :func:`~cropland.data.synthetic.prepared_default.ensure_synthetic_file`)."""
         self._check_path_is_not_a_folder()
         if self.synthetic is None:
             return
-        draw = self.synthetic.get("draw")
-        # A drawn generator never reads a file of another name, even one that exists (the tuned
-        # tree's, under data=synthetic): its data would not be what the draw says.
-        if self.path.exists() and draw is None:
-            return
-        try:
-            expected = synthetic_file_name(**self.synthetic)
-        except CroplandError as error:  # the settings name no file; say where they are
-            raise CroplandError(f"data.synthetic.{error}") from None
-        if self.path.name != expected and draw is not None:
-            raise CroplandError(
-                f"data.synthetic.draw={draw} needs a file of its own, {expected}, which "
-                f"data.path={self.path.name} is not: choose data=synthetic_draw "
-                f"data.synthetic.draw={draw}, whose path follows the draw"
-            )
-        if self.path.name != expected:
-            # A path of the user's own that is missing: never generate data under their name.
-            raise CroplandError(
-                f"data.path={self.path} does not exist; for a file of yours use data=prepared "
-                f"data.path=<file.h5>; for synthetic data with these data.synthetic settings "
-                f"the file is named {expected} (under paths.data_dir)"
-            )
-        with _exclusive_lock(self.path.with_name(f".{self.path.name}.lock")):
-            if not self.path.exists():
-                self._make_synthetic()
+        # Imported here: only a synthetic run needs the generator and the preparation pipeline.
+        from cropland.data.synthetic.prepared_default import ensure_synthetic_file
 
-    def _make_synthetic(self) -> None:
-        tree = synthetic_tree_for(self.path)
-        if not tree.exists():
-            log.info("Generating synthetic PNG tree in %s", tree)
-            generate_tree(tree, **self.synthetic)
-        log.info("Preparing %s from %s", self.path, tree)
-        prepare_dataset(tree, self.path)
+        ensure_synthetic_file(self.path, self.synthetic)
 
     def _check_path_is_not_a_folder(self) -> None:
         if self.path.is_dir():
@@ -216,7 +171,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         else:
             measured = train
         self.channel_mean, self.channel_std = channel_statistics(measured)
-        self.class_weights = _balanced_class_weights(train.labels, len(self.classes))
+        self.class_weights = balanced_class_weights(train.labels, len(self.classes))
         log.info(
             "Sequences: %s",
             ", ".join(f"{n} {len(self.datasets[n])}" for n in SPLIT_NAMES),
@@ -341,45 +296,3 @@ class CropSequenceDataModule(L.LightningDataModule):
         """A loader's batch as a model takes it outside a Trainer (evaluation, prediction):
         floats in [0, 1], never augmented."""
         return {**batch, "image": to_unit_range(batch["image"])}
-
-
-# The settings of how batches are loaded, as opposed to which data and split: what prediction
-# takes from conf/data.
-LOADER_SETTINGS = ("batch_size", "num_workers", "in_memory")
-
-
-def check_loader_settings(batch_size, num_workers, in_memory) -> None:
-    """One line naming the ``data.`` key for a loader setting that cannot work."""
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise CroplandError(
-            f"data.batch_size={batch_size!r}: expected a whole number of sequences per batch, "
-            "at least 1, e.g. 16"
-        )
-    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-        raise CroplandError(
-            f"data.num_workers={num_workers!r}: expected 0 (load in the main process) or a "
-            "positive number of worker processes"
-        )
-    if in_memory not in (True, False, "auto"):
-        raise CroplandError(f"data.in_memory={in_memory!r}: expected true, false or auto")
-
-
-@contextmanager
-def _exclusive_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path`` (created if missing) for the block."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """``n / (k * count_c)`` as in scikit-learn's 'balanced'; 0 for a class absent in training."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(num_classes)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights.astype(np.float32)

@@ -98,22 +98,3 @@ def pad_sequences(samples: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         "label": torch.stack([s["label"] for s in samples]),
         "index": torch.stack([s["index"] for s in samples]),
     }
-
-
-def channel_statistics(dataset: CropSequenceDataset) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and std, on the [0, 1] scale, over every image of ``dataset``.
-
-    The sums of the uint8 values and of their squares are exact integers, added in numpy: torch's
-    float64 reductions of each small sequence took ~100 times longer on a busy 2-core machine,
-    where its two intra-op threads wait on each other (a minute per setup on the 2019 file).
-    """
-    sums = np.zeros((2, len(dataset.channel_indices)), dtype=np.int64)
-    count = 0
-    for item in range(len(dataset)):
-        image = dataset[item]["image"].numpy().astype(np.int64)
-        sums[0] += image.sum(axis=(0, 2, 3))
-        sums[1] += np.square(image).sum(axis=(0, 2, 3))
-        count += image.shape[0] * image.shape[2] * image.shape[3]
-    mean = sums[0] / (255 * count)
-    std = np.sqrt(np.clip(sums[1] / (255**2 * count) - np.square(mean), 0, None))
-    return mean.astype(np.float32), np.maximum(std, 1e-6).astype(np.float32)

@@ -23,12 +23,9 @@ from omegaconf import DictConfig
 from rich.progress import track
 
 from cropland.data.channels import sensors_of_channels
-from cropland.data.datamodule import (
-    LOADER_SETTINGS,
-    CropSequenceDataModule,
-    check_loader_settings,
-)
+from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.layout import IMAGE_SIZE, parse_patch_name
+from cropland.data.loader_settings import LOADER_SETTINGS, check_loader_settings
 from cropland.data.prepare import prepare_dataset, prepare_summary_path
 from cropland.data.prepared_file import PreparedFile, is_prepared_file
 from cropland.data.published_hdf5 import PublishedFile

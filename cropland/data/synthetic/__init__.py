@@ -27,6 +27,9 @@ noise, a season shifted per province) makes the data harder without changing its
 generator of a family drawn from wide priors, so that no recipe is tuned to one generator
 (``data=synthetic_draw``).
 :mod:`.naming` names the files (:func:`synthetic_file_name`).
+:mod:`.prepared_default` makes a prepared file once when it is missing
+(:func:`~.prepared_default.ensure_synthetic_file`, what ``data.synthetic`` asks the DataModule
+for); it is imported on its own, so that generating a tree needs no preparation pipeline.
 """
 
 from cropland.data.synthetic.character import HARD, Character

@@ -1,7 +1,8 @@
 """The file name that tells synthetic datasets apart.
 
-``conf/data/synthetic*.yaml`` build their default paths the same way; the DataModule checks the
-name with this function before it generates anything.
+``conf/data/synthetic*.yaml`` build their default paths the same way;
+:func:`~.prepared_default.ensure_synthetic_file` checks the name with this function before
+it generates anything.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Write files in the published project's HDF5 format (``dataset_ca_19.hdf5``), for tests and
-the memory benchmark.
+the memory benchmark (benchmarks/prepare_memory.py), which imports it from here: it must import
+nothing but cropland, so that the benchmarks need no other part of tests/.
 
 The format, from DATASET.md: one row per (point, date) record; root datasets ``POINT`` int64,
 ``DATE``, ``REGION``, ``CROP_TYPE`` utf-8 strings, ``LABEL`` int64, and one variable-length
