@@ -18,8 +18,7 @@ from rich.console import Console
 
 from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
-from cropland.training.epoch_seeding import EpochSeeding
-from cropland.training.epoch_timer import EpochTimer
+from cropland.training.callbacks import EpochSeeding, EpochTimer
 from cropland.training.hparams import log_final_hparams
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.report import classification_report, save_confusion_figures
