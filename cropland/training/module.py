@@ -165,7 +165,7 @@ class CropSequenceClassifier(L.LightningModule):
         headline = {key: scalars.pop(f"{stage}/{key}") for key in ("loss", "acc", "f1_macro")}
         self.log_dict({f"{stage}/{k}": v for k, v in headline.items()}, prog_bar=stage == "val")
         self.log_dict(scalars)
-        # Kept for the report, and drawn into TensorBoard by training/confusion_figures.py.
+        # Kept for the report, and drawn into TensorBoard by training/figures.py.
         self.confusion[stage] = computed[f"{stage}/confusion"].cpu()
 
     def on_train_epoch_end(self) -> None:
