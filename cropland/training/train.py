@@ -22,8 +22,8 @@ from cropland.training.callbacks import EpochSeeding, EpochTimer
 from cropland.training.figures import save_confusion_figures
 from cropland.training.hparams import log_final_hparams
 from cropland.training.optim import check_optimizer_settings
-from cropland.training.report import classification_report
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
+from cropland.training.scores import classification_report
 from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
 
 log = logging.getLogger(__name__)
