@@ -16,7 +16,7 @@ from torchmetrics import MeanMetric, MetricCollection
 
 from cropland.models.networks import build_network
 from cropland.models.normalization import standardize_valid_steps
-from cropland.training.checkpoint_file import read_checkpoint
+from cropland.training.checkpoint_reading import read_checkpoint
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule
 from cropland.training.run_options import check_cpu_compiler, check_switch
 from cropland.training.scores import classification_metrics, flatten_metrics
