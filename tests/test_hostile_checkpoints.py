@@ -27,8 +27,7 @@ from cropland.inference.model_loading import load_classifier, load_model
 from cropland.models.networks import find_hydra_keys
 from cropland.models.published import load_published_checkpoint
 from cropland.torch_files import torch_file_problem
-from cropland.training.checkpoint_checks import classifier_on_meta
-from cropland.training.checkpoint_file import read_checkpoint
+from cropland.training.checkpoint_reading import classifier_on_meta, read_checkpoint
 from cropland.training.module import CropSequenceClassifier
 from cropland.training.resume import resume_checkpoint
 from tests.hydra_configs import compose_config

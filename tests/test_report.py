@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from cropland.evaluation.confusion import confusion_matrix
-from cropland.training.report import classification_report
-from cropland.training.scores import macro_f1
+from cropland.training.scores import classification_report, macro_f1
 
 
 def test_report_macro_average_is_the_same_macro_f1():

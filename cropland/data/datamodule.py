@@ -253,7 +253,7 @@ class CropSequenceDataModule(L.LightningDataModule):
             collate_fn=pad_sequences,
             persistent_workers=self.num_workers > 0,
             # Worker seeds come from here, not from the global generator, whose draws belong to
-            # augmentation and dropout (see cropland.training.epoch_seeding).
+            # augmentation and dropout (see cropland.training.callbacks.EpochSeeding).
             generator=torch.Generator().manual_seed(self.shuffle_seed),
         )
 

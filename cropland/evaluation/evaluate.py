@@ -30,10 +30,14 @@ from cropland.inference.batch_prediction import predict
 from cropland.inference.model_loading import LoadedModel, load_model, wrap_published
 from cropland.io import save_figure_atomic, write_json_atomic, write_text_atomic
 from cropland.plotting import plt
-from cropland.training.metrics import PER_CLASS
+from cropland.training.figures import save_confusion_figures
 from cropland.training.module import CropSequenceClassifier
-from cropland.training.report import classification_report, save_confusion_figures
-from cropland.training.scores import accuracy_and_macro_f1, per_class_scores
+from cropland.training.scores import (
+    PER_CLASS,
+    accuracy_and_macro_f1,
+    classification_report,
+    per_class_scores,
+)
 
 log = logging.getLogger(__name__)
 

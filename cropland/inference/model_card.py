@@ -23,7 +23,7 @@ from cropland.data.prepare import prepare_summary_path
 from cropland.errors import CroplandError
 from cropland.inference.model_loading import run_folder_of
 from cropland.models.networks import network_class
-from cropland.training.checkpoint_file import load_weights_only
+from cropland.training.checkpoint_reading import load_weights_only
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier

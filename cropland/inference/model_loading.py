@@ -21,9 +21,9 @@ from cropland.models.published import (
     is_published_state_dict,
     published_from_state_dict,
 )
-from cropland.training.checkpoint_checks import classifier_arguments
-from cropland.training.checkpoint_file import (
+from cropland.training.checkpoint_reading import (
     check_checkpoint,
+    classifier_arguments,
     load_weights_only,
 )
 

@@ -28,9 +28,9 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.errors import CroplandError
 from cropland.io import write_json_atomic, write_text_atomic
 from cropland.training.baseline_features import check_feature_settings, sequence_features
+from cropland.training.figures import save_confusion_figures
 from cropland.training.hparams import run_tags
-from cropland.training.metrics import classification_metrics, flatten_metrics
-from cropland.training.report import classification_report, save_confusion_figures
+from cropland.training.scores import classification_metrics, classification_report, flatten_metrics
 from cropland.training.test_predictions import write_test_predictions
 
 log = logging.getLogger(__name__)

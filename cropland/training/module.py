@@ -16,10 +16,10 @@ from torchmetrics import MeanMetric, MetricCollection
 
 from cropland.models.networks import build_network
 from cropland.models.normalization import standardize_valid_steps
-from cropland.training.checkpoint_file import read_checkpoint
-from cropland.training.metrics import classification_metrics, flatten_metrics
+from cropland.training.checkpoint_reading import read_checkpoint
 from cropland.training.optim import check_optimizer_settings, rebuild_schedule
 from cropland.training.run_options import check_cpu_compiler, check_switch
+from cropland.training.scores import classification_metrics, flatten_metrics
 
 # Lightning suggests sync_dist=True for every value logged at epoch end under DDP; ours are
 # computed from torchmetrics states already summed over all processes.
@@ -164,7 +164,7 @@ class CropSequenceClassifier(L.LightningModule):
         headline = {key: scalars.pop(f"{stage}/{key}") for key in ("loss", "acc", "f1_macro")}
         self.log_dict({f"{stage}/{k}": v for k, v in headline.items()}, prog_bar=stage == "val")
         self.log_dict(scalars)
-        # Kept for the report, and drawn into TensorBoard by training/confusion_figures.py.
+        # Kept for the report, and drawn into TensorBoard by training/figures.py.
         self.confusion[stage] = computed[f"{stage}/confusion"].cpu()
 
     def on_train_epoch_end(self) -> None:

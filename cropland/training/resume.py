@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cropland.errors import CroplandError
-from cropland.training.checkpoint_file import read_checkpoint
+from cropland.training.checkpoint_reading import read_checkpoint
 from cropland.training.run_folder_guard import earlier_run_error, files_of_a_run
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,58 @@
-"""Scores of confusion matrices, the numpy twin of the torchmetrics collection in metrics.py.
+"""How a classifier is scored: the torchmetrics collection every training stage logs, and the
+same scores computed with numpy from a confusion matrix, with the report table built from them.
 
-Every function takes ``(..., C, C)`` confusions (rows are true classes, columns predictions),
+The collection is the reference; tests/test_scores.py keeps the numpy scores equal to it. The
+numpy functions take ``(..., C, C)`` confusions (rows are true classes, columns predictions),
 so one matrix and a stack of bootstrap resamples are scored by the same code.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
+
+# Vector-valued members: logged per class, not as one scalar.
+PER_CLASS = ("precision", "recall", "f1")
+
+
+def classification_metrics(num_classes: int) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+            "precision": MulticlassPrecision(num_classes, average=None),
+            "recall": MulticlassRecall(num_classes, average=None),
+            "f1": MulticlassF1Score(num_classes, average=None),
+            "confusion": MulticlassConfusionMatrix(num_classes),
+        },
+        # Groups found by comparing states after the first update can differ between DDP
+        # processes, whose collectives must then match: every metric keeps its own states.
+        compute_groups=False,
+    )
+
+
+def flatten_metrics(computed: dict, prefix: str, classes: list[str]) -> dict[str, float]:
+    """``{"val/acc": 0.9, "val/f1/BARLEY": 0.8, ...}`` from a computed collection whose keys
+    may carry ``prefix``; the confusion matrix is left out."""
+    flat = {}
+    for full_name, value in computed.items():
+        name = full_name.removeprefix(prefix)
+        if name == "confusion":
+            continue
+        if name in PER_CLASS:
+            flat.update(
+                {f"{prefix}{name}/{c}": float(v) for c, v in zip(classes, value, strict=True)}
+            )
+        else:
+            flat[f"{prefix}{name}"] = float(value)
+    return flat
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -54,3 +100,29 @@ def macro_f1(confusion: np.ndarray) -> np.ndarray:
 def accuracy_and_macro_f1(confusion: np.ndarray) -> tuple[float, float]:
     """The two headline numbers of one confusion matrix."""
     return float(accuracy(confusion)), float(macro_f1(confusion))
+
+
+def classification_report(confusion: np.ndarray, classes: list[str]) -> str:
+    """A table like scikit-learn's: per class, accuracy, macro and support-weighted averages."""
+    scores = per_class_scores(confusion)
+    support = scores["support"]
+    total = int(support.sum())
+    width = max(len(c) for c in [*classes, "weighted avg"])
+    lines = [f"{'':>{width}}  precision    recall  f1-score   support", ""]
+    for i, name in enumerate(classes):
+        lines.append(
+            f"{name:>{width}}  {scores['precision'][i]:9.3f} {scores['recall'][i]:9.3f} "
+            f"{scores['f1'][i]:9.3f} {support[i]:9d}"
+        )
+    lines += [
+        "",
+        f"{'accuracy':>{width}}  {'':9} {'':9} {float(accuracy(confusion)):9.3f} {total:9d}",
+    ]
+    averaged = ("precision", "recall", "f1")
+    macro = [macro_average(scores[k], confusion) for k in averaged]
+    weighted = [np.average(scores[k], weights=support) if total else 0.0 for k in averaged]
+    for label, averages in (("macro avg", macro), ("weighted avg", weighted)):
+        lines.append(
+            f"{label:>{width}}  {averages[0]:9.3f} {averages[1]:9.3f} {averages[2]:9.3f} {total:9d}"
+        )
+    return "\n".join(lines)

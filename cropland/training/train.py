@@ -18,12 +18,12 @@ from rich.console import Console
 
 from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
-from cropland.training.epoch_seeding import EpochSeeding
-from cropland.training.epoch_timer import EpochTimer
+from cropland.training.callbacks import EpochSeeding, EpochTimer
+from cropland.training.figures import save_confusion_figures
 from cropland.training.hparams import log_final_hparams, run_tags
 from cropland.training.optim import check_optimizer_settings
-from cropland.training.report import classification_report, save_confusion_figures
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
+from cropland.training.scores import classification_report
 from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
 
 log = logging.getLogger(__name__)

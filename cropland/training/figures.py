@@ -1,15 +1,15 @@
-"""TensorBoard figures of a few validation sequences: what the model saw and what it said.
+"""Every figure training draws: confusion matrices (saved beside a run's report, and drawn into
+TensorBoard) and a few validation sequences with what the model said of them.
 
-Each row is one sequence: its RGB patch in each month (June to October, blank where the
-month has no image), its mean NDVI over the months, and the true and predicted class. The
-same sequences are drawn on the first epoch and every ``every_n_epochs``-th after it, so
-TensorBoard's step slider shows the model learning. Drawing them took 0.9 s, 40% of a
-default-run epoch (Lightning's simple profiler), when it happened every epoch.
+The TensorBoard callbacks draw on the first epoch and every ``every_n_epochs``-th after it:
+drawing costs more than a default-run epoch's training steps. The matrices themselves are
+computed every epoch by the LightningModule (``pl_module.confusion``); only the drawing waits.
 """
 
 from __future__ import annotations
 
 import calendar
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -20,16 +20,105 @@ from matplotlib.figure import Figure
 from cropland.data.layout import MONTHS, UNKNOWN_CLASS
 from cropland.data.sequence_dataset import pad_sequences
 from cropland.display_stretch import rgb_display_gain, rgb_for_display
+from cropland.errors import CroplandError
+from cropland.io import save_figure_atomic
+from cropland.models.sequence_inputs import is_whole
 from cropland.plotting import plt
-from cropland.training.figure_cadence import check_every_n_epochs, is_figure_epoch
 
-# Whatever channels the model uses, the figures show red, green, blue and NDVI.
+# Whatever channels the model uses, the sequence figures show red, green, blue and NDVI.
 _SHOWN_SENSORS = ("RGB", "NDVI")
+
+
+def check_every_n_epochs(value: object, key: str) -> int:
+    """``value`` as a whole number >= 1, or one line naming ``key``."""
+    if not is_whole(value) or value < 1:
+        raise CroplandError(
+            f"{key}={value!r}: expected a whole number of epochs >= 1 (1 draws every epoch), "
+            f"e.g. {key}=5"
+        )
+    return value
+
+
+def is_figure_epoch(trainer: L.Trainer, every_n_epochs: int) -> bool:
+    """Epochs 0, n, 2n, ...: the first shows the untrained start, the rest the progress."""
+    return trainer.current_epoch % every_n_epochs == 0
+
+
+def confusion_matrix_figure(
+    confusion: np.ndarray, classes: list[str], normalize: bool = False
+) -> Figure:
+    """Heat map with the count (or row share) in each cell; rows are true classes."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    values = confusion
+    if normalize:
+        rows = confusion.sum(axis=1, keepdims=True)
+        values = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+    figure, axes = plt.subplots(
+        figsize=(1 + 0.6 * len(classes), 0.6 * len(classes)), layout="constrained"
+    )
+    image = axes.imshow(values, cmap="Blues", vmin=0)
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    ticks = np.arange(len(classes))
+    axes.set_xticks(ticks, classes, rotation=45, ha="right")
+    axes.set_yticks(ticks, classes)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    threshold = values.max() / 2 if values.size else 0
+    for (row, column), value in np.ndenumerate(values):
+        text = f"{value:.2f}" if normalize else f"{int(value)}"
+        color = "white" if value > threshold else "black"
+        axes.text(column, row, text, ha="center", va="center", fontsize=7, color=color)
+    return figure
+
+
+def save_confusion_figures(
+    confusion: np.ndarray, classes: list[str], folder: Path, overwrite: bool = False
+) -> None:
+    """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares); ones
+    already there are replaced only with ``overwrite``."""
+    for normalize, name in ((False, "confusion_matrix.png"), (True, "confusion_matrix_norm.png")):
+        figure = confusion_matrix_figure(confusion, classes, normalize=normalize)
+        save_figure_atomic(figure, Path(folder) / name, overwrite=overwrite, dpi=120)
+        plt.close(figure)
+
+
+class ConfusionMatrixFigures(L.Callback):
+    """Logs ``val/confusion_matrix`` on the first epoch and every ``every_n_epochs``-th after
+    it, and ``test/confusion_matrix`` after testing."""
+
+    def __init__(self, every_n_epochs: int = 5) -> None:
+        self.every_n_epochs = check_every_n_epochs(
+            every_n_epochs, "callbacks.confusion_figures.every_n_epochs"
+        )
+
+    # on_*_end, not on_*_epoch_end: Lightning calls callbacks' epoch-end hooks before the
+    # LightningModule's, which computes the matrix.
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking and is_figure_epoch(trainer, self.every_n_epochs):
+            self._log(trainer, pl_module, "val")
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log(trainer, pl_module, "test")
+
+    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        confusion = pl_module.confusion.get(stage)
+        loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        if confusion is None or not loggers:
+            return
+        figure = confusion_matrix_figure(confusion.numpy(), list(pl_module.classes))
+        for logger in loggers:
+            logger.experiment.add_figure(
+                f"{stage}/confusion_matrix", figure, global_step=trainer.global_step
+            )
+        plt.close(figure)
 
 
 class ValidationSequenceFigures(L.Callback):
     """Logs ``val/sequences`` to TensorBoard after the first validation epoch and every
-    ``every_n_epochs``-th after it.
+    ``every_n_epochs``-th after it: one row per sequence, its RGB patch in each month (June to
+    October, blank where the month has no image), its mean NDVI over the months, and the true
+    and predicted class. The same sequences each time, so TensorBoard's step slider shows the
+    model learning.
 
     ``num_sequences`` are picked once, one per class in turn (seeded), from the validation
     split, so rare classes show up too.
