@@ -20,7 +20,15 @@ from cropland.data.prepared_file import PreparedFile
 from cropland.data.sampling import EpochShuffleSampler
 from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences, to_unit_range
 from cropland.data.split_statistics import balanced_class_weights, channel_statistics
-from cropland.data.splits import SPLIT_METHODS, SPLIT_NAMES, TEST, TRAIN, VAL, assign_splits
+from cropland.data.splits import (
+    SCORE_ALL,
+    SPLIT_METHODS,
+    SPLIT_NAMES,
+    TEST,
+    TRAIN,
+    VAL,
+    assign_splits,
+)
 from cropland.data.temporal_augment import TemporalAugmentation
 from cropland.errors import CroplandError
 
@@ -136,6 +144,12 @@ class CropSequenceDataModule(L.LightningDataModule):
         if stage == "predict":
             self._setup_predict()
             return
+        if self.split == SCORE_ALL and stage != "test":
+            raise CroplandError(
+                f"data.split=all puts every labelled sequence of {self.path} in the test split, "
+                "for scoring a trained model (scripts/eval.py); to train, use data.split="
+                "stratified, predefined or province"
+            )
         if any(name in self.datasets for name in SPLIT_NAMES):
             return
         source = self.prepared_file
@@ -154,13 +168,15 @@ class CropSequenceDataModule(L.LightningDataModule):
                 self.path, source.records, sequences, members, indices, pixels
             )
         for name in SPLIT_NAMES:
-            if len(self.datasets[name]) == 0 and name != "test":
+            if len(self.datasets[name]) == 0 and name != "test" and self.split != SCORE_ALL:
                 raise CroplandError(
                     f"the {name} split of {self.path} is empty ({len(sequences)} sequences); "
                     "use a larger file or larger data.val_fraction"
                 )
 
-        train = self.datasets["train"]
+        # Scoring everything: no training split, so statistics and weights come from the
+        # labelled sequences scored (a checkpoint of ours normalizes with its own statistics).
+        train = self.datasets["test" if self.split == SCORE_ALL else "train"]
         if self.statistics == "all":
             # The published recipe's leak, kept only to reproduce it: test images shape the
             # normalization.

@@ -16,8 +16,10 @@ TRAIN, VAL, TEST = 0, 1, 2
 SPLIT_NAMES = ("train", "val", "test")
 # Split id of a sequence whose crop is not one of the file's classes: no split uses it.
 NO_SPLIT = -1
-# The ways of splitting (data.split).
-SPLIT_METHODS = ("stratified", "predefined", "province")
+# The ways of splitting (data.split). "all" puts every labelled sequence in the test split: for
+# scoring a trained model on data it never saw (a new region or year), never for training.
+SPLIT_METHODS = ("stratified", "predefined", "province", "all")
+SCORE_ALL = "all"
 # Split id of each split folder of the dataset tree.
 SPLIT_ID_OF_FOLDER = {"training": TRAIN, "validation": VAL, "test": TEST}
 
@@ -125,11 +127,14 @@ def assign_splits(
     test_province: str | None = None,
 ) -> np.ndarray:
     """Split id of each sequence of a prepared file (``data.split`` = ``stratified``,
-    ``predefined`` or ``province``), or ``NO_SPLIT`` where its crop is not a known class.
+    ``predefined``, ``province`` or ``all``), or ``NO_SPLIT`` where its crop is not a known
+    class.
 
     Reads only the sequence table, so describing a large file stays cheap.
     """
-    if split_method == "predefined":
+    if split_method == SCORE_ALL:
+        split_ids = np.full(len(sequences.label), TEST, dtype=np.int64)
+    elif split_method == "predefined":
         split_ids = predefined_split(sequences.split_folder)
     elif split_method == "province":
         split_ids = province_split(sequences, test_province, val_fraction, seed)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import track
 
 from cropland.data.datamodule import CropSequenceDataModule
+from cropland.data.splits import SCORE_ALL
 from cropland.errors import CroplandError
 from cropland.evaluation.bootstrap import bootstrap_intervals
 from cropland.evaluation.confusion import confusion_matrix
@@ -68,7 +69,7 @@ def evaluate(cfg: DictConfig, data_keys_given: set[str] | None = frozenset()) ->
     datamodule.prepare_data()
     datamodule.setup("test")
     model = _classifier(loaded, datamodule)
-    warnings = _split_warnings(loaded, datamodule)
+    warnings = _split_warnings(loaded, datamodule, _trained_path(loaded))
 
     def batches(description: str):
         return track(
@@ -99,6 +100,7 @@ def evaluate(cfg: DictConfig, data_keys_given: set[str] | None = frozenset()) ->
         "checkpoint": str(loaded.path),
         "model": "published weights" if loaded.is_published else "cropland checkpoint",
         "data": str(datamodule.path),
+        "split": datamodule.split,
         "test_sequences": int(len(full.label)),
         "test/acc": accuracy,
         "test/f1_macro": macro_f1,
@@ -138,9 +140,8 @@ def _datamodule(
     config.yaml) wherever the command line does not set them."""
     settings = OmegaConf.to_container(data, resolve=True)
     settings.pop("_target_", None)
-    trained_config = loaded.run_folder / "config.yaml" if loaded.run_folder else None
-    if given is not None and trained_config is not None and trained_config.is_file():
-        trained = OmegaConf.to_container(OmegaConf.load(trained_config).data, resolve=True)
+    trained = _trained_data(loaded)
+    if given is not None and trained is not None:
         if "path" in given and settings["path"] != trained.get("path"):
             given = {*given, "synthetic"}  # another file: never generate data in its place
         settings.update({k: trained[k] for k in _FROM_TRAINING if k in trained and k not in given})
@@ -165,13 +166,49 @@ def _classifier(loaded: LoadedModel, datamodule: CropSequenceDataModule) -> Crop
     return model
 
 
-def _split_warnings(loaded: LoadedModel, datamodule: CropSequenceDataModule) -> list[str]:
-    """Say when the test split may hold sequences the model was trained on."""
+def _trained_data(loaded: LoadedModel) -> dict | None:
+    """The data group of the model's training run (its config.yaml), if there is one."""
+    config = loaded.run_folder / "config.yaml" if loaded.run_folder else None
+    if config is None or not config.is_file():
+        return None
+    return OmegaConf.to_container(OmegaConf.load(config).data, resolve=True)
+
+
+def _trained_path(loaded: LoadedModel) -> Path | None:
+    """The prepared file the model was trained on, if its run says."""
+    path = (_trained_data(loaded) or {}).get("path")
+    return Path(path) if path else None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _split_warnings(
+    loaded: LoadedModel, datamodule: CropSequenceDataModule, trained_path: Path | None
+) -> list[str]:
+    """Say when the scored sequences may hold sequences the model was trained on."""
+    scoring_all = datamodule.split == SCORE_ALL
     if loaded.is_published:
         message = (
             "published weights: they were trained on the published project's own random split, "
             "which cannot be rebuilt here, so this test split may hold sequences they were "
             "trained on; the scores can be optimistic"
+        )
+        if scoring_all:
+            message = (
+                "published weights: they were trained on part of the published dataset; if "
+                f"{datamodule.path} holds any of it, the scores can be optimistic"
+            )
+    elif scoring_all:
+        if trained_path is None or not _same_file(datamodule.path, trained_path):
+            return []
+        message = (
+            f"data.split=all on {datamodule.path}, the file this model was trained on: the "
+            "scores include its training sequences; give a file it never saw"
         )
     else:
         stored = np.asarray(loaded.classifier.hparams.channel_mean)
@@ -180,7 +217,8 @@ def _split_warnings(loaded: LoadedModel, datamodule: CropSequenceDataModule) -> 
         message = (
             "the training split computed here is not the one this model was trained on (its "
             "normalization statistics differ): the test split may hold training sequences; "
-            "use the training run's data.path, data.split and data.seed"
+            "use the training run's data.path, data.split and data.seed, or data.split=all "
+            "to score every labelled sequence of a file the model never saw"
         )
     log.warning(message)
     return [message]
@@ -220,7 +258,7 @@ def _report(metrics: dict, confusion: np.ndarray, classes: list[str], season: li
     level = round(100 * interval["level"])
     lines = [
         f"checkpoint: {metrics['checkpoint']} ({metrics['model']})",
-        f"data: {metrics['data']}, test split, {metrics['test_sequences']} sequences",
+        f"data: {metrics['data']}, {_scored_part(metrics)}, {metrics['test_sequences']} sequences",
         *(f"warning: {w}" for w in metrics["warnings"]),
         "",
         classification_report(confusion, classes),
@@ -235,6 +273,10 @@ def _report(metrics: dict, confusion: np.ndarray, classes: list[str], season: li
         early_season_text(season),
     ]
     return "\n".join(lines)
+
+
+def _scored_part(metrics: dict) -> str:
+    return "every labelled sequence" if metrics["split"] == SCORE_ALL else "test split"
 
 
 def _write_outputs(
