@@ -52,7 +52,7 @@ def test_overwrite_true_replaces_the_output(trained_run, prepared_file, tmp_path
     with open(output) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(PreparedFile(prepared_file).sequences)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hydra", "pred.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hydra", "pred.csv", "pred.scores.json"]
 
 
 @pytest.mark.parametrize("alias", ["same_path", "hard_link"])
@@ -96,7 +96,7 @@ def test_stale_temp_file_of_a_killed_run_is_removed(trained_run, prepared_file, 
     result = run_predict(trained_run.best_checkpoint, prepared_file, tmp_path / "pred.csv")
     assert result.returncode == 0, result.stderr[-3000:]
     assert not stale.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hydra", "pred.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hydra", "pred.csv", "pred.scores.json"]
 
 
 def test_skipped_images_are_counted_and_their_months_named(trained_run, synthetic_tree, tmp_path):

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from cropland.evaluation.confusion import confusion_matrix
-from cropland.training.scores import classification_report, macro_f1
+from cropland.training.scores import classification_report, confusion_matrix, macro_f1
 
 
 def test_report_macro_average_is_the_same_macro_f1():

@@ -10,10 +10,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from cropland.data.layout import MONTHS
-from cropland.evaluation.confusion import confusion_matrix
 from cropland.inference.batch_prediction import Predictions, predict
 from cropland.plotting import plt
-from cropland.training.scores import accuracy_and_macro_f1
+from cropland.training.scores import accuracy_and_macro_f1, confusion_matrix
 
 # June to September; the full season (every image) is the last row.
 CUTOFFS: tuple[int, ...] = tuple(MONTHS[:-1])

@@ -21,7 +21,6 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.splits import SCORE_ALL
 from cropland.errors import CroplandError
 from cropland.evaluation.bootstrap import bootstrap_intervals
-from cropland.evaluation.confusion import confusion_matrix
 from cropland.evaluation.early_season import (
     early_season_figure,
     early_season_table,
@@ -37,6 +36,7 @@ from cropland.training.scores import (
     PER_CLASS,
     accuracy_and_macro_f1,
     classification_report,
+    confusion_matrix,
     per_class_scores,
 )
 

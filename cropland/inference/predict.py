@@ -24,7 +24,7 @@ from rich.progress import track
 
 from cropland.data.channels import sensors_of_channels
 from cropland.data.datamodule import CropSequenceDataModule
-from cropland.data.layout import IMAGE_SIZE, parse_patch_name
+from cropland.data.layout import IMAGE_SIZE, UNKNOWN_CLASS, parse_patch_name
 from cropland.data.loader_settings import LOADER_SETTINGS, check_loader_settings
 from cropland.data.prepare import prepare_dataset, prepare_summary_path
 from cropland.data.prepared_file import PreparedFile, is_prepared_file
@@ -33,6 +33,7 @@ from cropland.errors import CroplandError
 from cropland.inference.batch_prediction import predict
 from cropland.inference.model_loading import load_model, wrap_published
 from cropland.io import refuse_to_replace, write_json_atomic, write_text_atomic
+from cropland.training.scores import accuracy_and_macro_f1, confusion_matrix
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/pred.csv")
     loader_settings = _loader_settings(cfg.data)
     summary_file = input_summary_path(output)
-    outputs = {"output": output}
+    scores_file = scores_path(output)
+    outputs = {"output": output, "the scores of output": scores_file}
     if not is_prepared_file(source):  # a tree or the published file: its summary goes beside
         outputs["the input summary of output"] = summary_file
     inputs = {"input": source, "ckpt_path": Path(cfg.ckpt_path)}
@@ -74,8 +76,23 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         found = predict(model, batches, datamodule.to_model_input)
         lost = _skipped_months(summary, source, sensors) if summary else {}
         text, rows_missing_months = _csv(found, prepared, list(model.classes), lost)
+        scores = _scores(found, prepared, list(model.classes))
         left_out = len(set(lost) - set(_sequence_keys(prepared)))
     write_text_atomic(output, text, overwrite=cfg.overwrite)
+    if scores is not None:
+        write_json_atomic(scores_file, scores, overwrite=cfg.overwrite)
+        log.info(
+            "Scores over the %d rows with a known label (column true): accuracy %.3f, macro F1 "
+            "%.3f%s; in %s",
+            scores["labelled_rows"],
+            scores["acc"],
+            scores["f1_macro"],
+            f"; {scores['rows_of_other_classes']} rows of classes the model does not know are "
+            "not scored"
+            if scores["rows_of_other_classes"]
+            else "",
+            scores_file,
+        )
     if summary is not None:
         summary = {
             **summary,
@@ -106,6 +123,45 @@ def _loader_settings(data: DictConfig) -> dict:
     settings = {key: data[key] for key in LOADER_SETTINGS}
     check_loader_settings(**settings)
     return settings
+
+
+def scores_path(output: Path) -> Path:
+    """Where accuracy and macro F1 over the labelled rows go, when the input has labels."""
+    return output.with_name(f"{output.stem}.scores.json")
+
+
+def _true_names(found, source: PreparedFile) -> list[str]:
+    """The known crop of each row, in the CSV's order ('' where the input has no label)."""
+    labels = source.sequences.label[found.index[np.argsort(found.index)]]
+    return [source.classes[label] if label != UNKNOWN_CLASS else "" for label in labels.tolist()]
+
+
+def _scores(found, source: PreparedFile, classes: list[str]) -> dict | None:
+    """Accuracy and macro F1 over the rows whose crop is known and one of the model's classes;
+    None when the input holds no label at all."""
+    true = _true_names(found, source)
+    if not any(true):
+        return None
+    predicted = found.probabilities[np.argsort(found.index)].argmax(axis=1)
+    index_of = {name: i for i, name in enumerate(classes)}
+    pairs = zip(true, predicted, strict=True)
+    scored = [(index_of[name], p) for name, p in pairs if name in index_of]
+    labelled = sum(bool(name) for name in true)
+    if not scored:
+        log.warning(
+            "None of the %d labelled sequences is of a class the model knows (%s): no scores",
+            labelled,
+            ", ".join(classes),
+        )
+        return None
+    labels, predictions = (np.array(column) for column in zip(*scored, strict=True))
+    acc, f1 = accuracy_and_macro_f1(confusion_matrix(labels, predictions, len(classes)))
+    return {
+        "labelled_rows": len(scored),
+        "rows_of_other_classes": labelled - len(scored),
+        "acc": acc,
+        "f1_macro": f1,
+    }
 
 
 def input_summary_path(output: Path) -> Path:
@@ -255,6 +311,8 @@ def _csv(
 ) -> tuple[str, int]:
     """The CSV's text, and how many of its rows lack months whose images were skipped."""
     sequences, records = source.sequences, source.records
+    true_names = _true_names(found, source)
+    labelled = any(true_names)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
@@ -265,6 +323,7 @@ def _csv(
             "months",
             "images",
             "skipped_months",
+            *(["true"] if labelled else []),
             "predicted",
             "probability",
             *(f"p_{name}" for name in classes),
@@ -272,7 +331,7 @@ def _csv(
     )
     missing_months = 0
     order = np.argsort(found.index)
-    for row in order:
+    for row, true in zip(order, true_names, strict=True):
         sequence = int(found.index[row])
         start, length = int(sequences.start[sequence]), int(sequences.length[sequence])
         months = [int(m) for m in records.month[start : start + length]]
@@ -293,6 +352,7 @@ def _csv(
                 " ".join(map(str, months)),
                 length,
                 " ".join(map(str, skipped)),
+                *([true] if labelled else []),
                 classes[predicted],
                 f"{probabilities[predicted]:.6f}",
                 *(f"{p:.6f}" for p in probabilities),

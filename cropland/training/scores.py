@@ -55,6 +55,12 @@ def flatten_metrics(computed: dict, prefix: str, classes: list[str]) -> dict[str
     return flat
 
 
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows are true classes, columns predictions."""
+    flat = np.bincount(labels * num_classes + predicted, minlength=num_classes * num_classes)
+    return flat.reshape(num_classes, num_classes)
+
+
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """``numerator / denominator``, 0 where the denominator is 0 (torchmetrics' zero_division)."""
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
