@@ -27,6 +27,7 @@ from cropland.evaluation.early_season import (
     early_season_text,
 )
 from cropland.inference.batch_prediction import predict
+from cropland.inference.checkpoint_choice import checkpoint_of
 from cropland.inference.model_loading import LoadedModel, load_model, wrap_published
 from cropland.io import save_figure_atomic, write_json_atomic, write_text_atomic
 from cropland.plotting import plt
@@ -64,7 +65,7 @@ def evaluate(cfg: DictConfig, data_keys_given: set[str] | None = frozenset()) ->
     _check_bootstrap(cfg.bootstrap)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    loaded = load_model(cfg.ckpt_path)
+    loaded = load_model(checkpoint_of(cfg))
     datamodule = _datamodule(cfg.data, loaded, data_keys_given)
     datamodule.prepare_data()
     datamodule.setup("test")

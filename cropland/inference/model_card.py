@@ -21,6 +21,7 @@ from cropland.bounded_read import UnreadableFile, read_json
 from cropland.data.layout import IMAGE_SIZE, MONTHS
 from cropland.data.prepare import prepare_summary_path
 from cropland.errors import CroplandError
+from cropland.inference.checkpoint_choice import best_recorded_in, recorded_best
 from cropland.inference.model_loading import run_folder_of
 from cropland.models.networks import network_class
 from cropland.training.checkpoint_reading import load_weights_only
@@ -232,7 +233,10 @@ def _test_metrics(
             "debug run)"
         )
         return None
-    tested = _tested_checkpoint(run_folder, ckpt_path, checkpoint)
+    last = run_folder / "checkpoints" / "last.ckpt"
+    tested = (
+        recorded_best(last) if last.is_file() else best_recorded_in(checkpoint, ckpt_path.parent)
+    )
     if tested is None:
         unavailable["test_metrics.checkpoint"] = (
             "no ModelCheckpoint state says which checkpoint the run tested"
@@ -258,19 +262,6 @@ def _json_or_note(path: Path, unavailable: dict[str, str], key: str) -> Any:
         unavailable[key] = f"{path} holds a JSON {type(content).__name__}, expected an object"
         return None
     return content
-
-
-def _tested_checkpoint(run_folder: Path, ckpt_path: Path, checkpoint: dict) -> Path | None:
-    """The checkpoint train.py tested: the best one when training ended. ``last.ckpt`` is saved
-    after the best at the end of every epoch, so its record of the best is the final one."""
-    last = run_folder / "checkpoints" / "last.ckpt"
-    callbacks = checkpoint.get("callbacks") or {}
-    if last.is_file() and last.resolve() != ckpt_path.resolve():
-        callbacks = (_load_quietly(last) or {}).get("callbacks") or {}
-    for key, state in callbacks.items():
-        if str(key).startswith("ModelCheckpoint") and state.get("best_model_path"):
-            return run_folder / "checkpoints" / Path(state["best_model_path"]).name
-    return None
 
 
 def _same_weights(other: Path, checkpoint: dict) -> bool:

@@ -31,6 +31,7 @@ from cropland.data.prepared_file import PreparedFile, is_prepared_file
 from cropland.data.published_hdf5 import PublishedFile
 from cropland.errors import CroplandError
 from cropland.inference.batch_prediction import predict
+from cropland.inference.checkpoint_choice import checkpoint_of
 from cropland.inference.model_loading import load_model, wrap_published
 from cropland.io import refuse_to_replace, write_json_atomic, write_text_atomic
 from cropland.training.scores import accuracy_and_macro_f1, confusion_matrix
@@ -53,10 +54,11 @@ def predict_to_csv(cfg: DictConfig) -> Path:
     outputs = {"output": output, "the scores of output": scores_file}
     if not is_prepared_file(source):  # a tree or the published file: its summary goes beside
         outputs["the input summary of output"] = summary_file
-    inputs = {"input": source, "ckpt_path": Path(cfg.ckpt_path)}
+    ckpt_path = checkpoint_of(cfg)
+    inputs = {"input": source, "ckpt_path": ckpt_path}
     refuse_to_replace(outputs, inputs, cfg.overwrite)
 
-    loaded = load_model(cfg.ckpt_path)
+    loaded = load_model(ckpt_path)
     sensors = sensors_of_channels(loaded.channels)
     with _prepared(source, sensors, cfg.progress, summary_file, cfg.overwrite) as (path, summary):
         datamodule = CropSequenceDataModule(

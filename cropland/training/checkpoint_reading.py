@@ -63,7 +63,10 @@ def load_weights_only(ckpt_path: str | os.PathLike) -> Any:
     path = Path(ckpt_path)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
-        raise CroplandError(f"ckpt_path={path} {what}; give a checkpoint file such as {_EXAMPLE}")
+        raise CroplandError(
+            f"ckpt_path={path} {what}; give a checkpoint file such as {_EXAMPLE}, a training "
+            "run folder (its best checkpoint) or ckpt_path=best (the newest run's best)"
+        )
     problem = torch_file_problem(path)
     if problem is not None:
         raise CroplandError(
