@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cropland.errors import INTERRUPTED_STATUS, CroplandError
 from cropland.io import Interrupted, OutputRecord, exit_cleanly_on_sigterm, recording_outputs
+from cropland.refused_run_folder import remove_refused_run_folder
 
 T = TypeVar("T")
 
@@ -48,6 +49,7 @@ def exit_on_user_error(main: Callable[..., T]) -> Callable[..., T]:
                 print(f"error: {user_error}", file=sys.stderr)
                 if _in_multirun():
                     raise  # Hydra records the job as failed and runs the others
+                remove_refused_run_folder()
                 sys.exit(2)
 
     return wrapper
