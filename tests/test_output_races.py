@@ -203,7 +203,8 @@ def test_predict_loses_to_an_output_that_appears_while_it_predicts(
     result = run_predict(trained_run.best_checkpoint, prepared_file, output)
     assert_refused(result, f"{output} already exists", "another run")
     assert output.read_text() == "another run's predictions\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hydra", "pred.csv"]
+    # Nothing else is left: no temp file, and the refused run's folder is gone.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.csv"]
 
 
 def test_export_loses_to_an_output_that_appears_while_it_checks(trained_run, tmp_path, monkeypatch):

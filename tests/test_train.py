@@ -51,6 +51,7 @@ def fitted_run(prepared_file, tmp_path_factory) -> tuple[Path, dict]:
 def test_train_writes_metrics_report_and_figures(fitted_run):
     out, metrics = fitted_run
     saved = json.loads((out / "metrics.json").read_text())
+    assert saved.pop("tags") == ["dev"]  # the run's tags, beside the scores
     assert saved == pytest.approx(metrics)
     for key in ("test/acc", "test/f1_macro", "val/acc", "val/f1_macro", "best/val/f1_macro"):
         assert 0.0 <= saved[key] <= 1.0, key
