@@ -4,6 +4,7 @@ again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,3 +45,19 @@ def shown(value: Any) -> str:
 def first(bad: np.ndarray) -> int:
     """The index of the first true entry of ``bad`` (which has one)."""
     return int(np.flatnonzero(bad)[0])
+
+
+def refuse_first_bad(
+    bad: np.ndarray,
+    path: object,
+    column: str,
+    values: np.ndarray,
+    expected: str | Callable[[int], str],
+    source: str | None,
+) -> None:
+    """Raise the error for the first row of ``column`` where ``bad`` holds, if any;
+    ``expected`` may depend on that row."""
+    if bad.any():
+        index = first(bad)
+        wanted = expected(index) if callable(expected) else expected
+        raise refuse(path, f"{column}[{index}]", f"{int(values[index])}", wanted, source)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from cropland.data.prepared_checks.refusal import first, refuse, shown
+from cropland.data.prepared_checks.refusal import first, refuse, refuse_first_bad, shown
 
 
 def check_sequence_tiling(records: Any, sequences: Any, path: object, source: str | None) -> None:
@@ -21,23 +21,21 @@ def check_sequence_tiling(records: Any, sequences: Any, path: object, source: st
         ("start", (start < 0) | (start >= total), f"a record, 0 to {total - 1}"),
     )
     for name, bad, expected in checks:
-        if bad.any():
-            index = first(bad)
-            value = int(getattr(sequences, name)[index])
-            raise refuse(path, f"/sequences/{name}[{index}]", f"{value}", expected, source)
+        values = getattr(sequences, name)
+        refuse_first_bad(bad, path, f"/sequences/{name}", values, expected, source)
     # Values are now within the records, so the sums below cannot overflow.
     follows = np.concatenate([[0], np.cumsum(length)[:-1]]) if len(length) else length
-    bad = start != follows
-    if bad.any():
-        index = first(bad)
-        raise refuse(
-            path,
-            f"/sequences/start[{index}]",
-            f"{int(start[index])}",
-            f"{int(follows[index])}: sequences are contiguous and in order, each starting where "
-            "the one before ends",
-            source,
-        )
+    refuse_first_bad(
+        start != follows,
+        path,
+        "/sequences/start",
+        start,
+        lambda index: (
+            f"{int(follows[index])}: sequences are contiguous and in order, each "
+            "starting where the one before ends"
+        ),
+        source,
+    )
     covered = int(length.sum())
     if covered != total:
         raise refuse(

@@ -10,7 +10,7 @@ import numpy as np
 
 from cropland.data.class_names import MAX_CLASS_NAME_LENGTH
 from cropland.data.layout import UNKNOWN_CLASS
-from cropland.data.prepared_checks.refusal import first, refuse
+from cropland.data.prepared_checks.refusal import refuse, refuse_first_bad
 from cropland.data.prepared_checks.sequence_tiling import check_sequence_tiling
 
 # Dates are YYYYMM (the patch file names' field): a four-digit year.
@@ -35,29 +35,17 @@ def check_tables(
 def _check_dates(date: np.ndarray, path: object, source: str | None) -> None:
     month, year = date % 100, date // 100
     bad = (month < 1) | (month > 12) | (year < YEARS[0]) | (year > YEARS[1])
-    if bad.any():
-        index = first(bad)
-        raise refuse(
-            path,
-            f"/records/date[{index}]",
-            f"{int(date[index])}",
-            f"a date YYYYMM with a month 01 to 12 and a year {YEARS[0]} to {YEARS[1]}",
-            source,
-        )
+    expected = f"a date YYYYMM with a month 01 to 12 and a year {YEARS[0]} to {YEARS[1]}"
+    refuse_first_bad(bad, path, "/records/date", date, expected, source)
 
 
 def _check_labels(label: np.ndarray, classes: int, path: object, source: str | None) -> None:
     bad = ((label < 0) | (label >= classes)) & (label != UNKNOWN_CLASS)
-    if bad.any():
-        index = first(bad)
-        raise refuse(
-            path,
-            f"/sequences/label[{index}]",
-            f"{int(label[index])}",
-            f"a class index 0 to {classes - 1} (attribute 'classes') or {UNKNOWN_CLASS} for an "
-            "unknown crop",
-            source,
-        )
+    expected = (
+        f"a class index 0 to {classes - 1} (attribute 'classes') or {UNKNOWN_CLASS} for an "
+        "unknown crop"
+    )
+    refuse_first_bad(bad, path, "/sequences/label", label, expected, source)
 
 
 def _check_text(values: np.ndarray, where: str, path: object, source: str | None) -> None:
