@@ -66,11 +66,13 @@ def evaluate(cfg: DictConfig, data_keys_given: set[str] | None = frozenset()) ->
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_model(checkpoint_of(cfg))
-    datamodule = _datamodule(cfg.data, loaded, data_keys_given)
+    trained = _trained_data(loaded)
+    datamodule = _datamodule(cfg.data, loaded, trained, data_keys_given)
     datamodule.prepare_data()
     datamodule.setup("test")
     model = _classifier(loaded, datamodule)
-    warnings = _split_warnings(loaded, datamodule, _trained_path(loaded))
+    trained_path = Path(trained["path"]) if trained and trained.get("path") else None
+    warnings = _split_warnings(loaded, datamodule, trained_path)
 
     def batches(description: str):
         return track(
@@ -135,13 +137,12 @@ def _check_bootstrap(settings: DictConfig) -> None:
 
 
 def _datamodule(
-    data: DictConfig, loaded: LoadedModel, given: set[str] | None
+    data: DictConfig, loaded: LoadedModel, trained: dict | None, given: set[str] | None
 ) -> CropSequenceDataModule:
     """The data group as composed, with the file and split settings of the training run (its
     config.yaml) wherever the command line does not set them."""
     settings = OmegaConf.to_container(data, resolve=True)
     settings.pop("_target_", None)
-    trained = _trained_data(loaded)
     if given is not None and trained is not None:
         if "path" in given and settings["path"] != trained.get("path"):
             given = {*given, "synthetic"}  # another file: never generate data in its place
@@ -173,12 +174,6 @@ def _trained_data(loaded: LoadedModel) -> dict | None:
     if config is None or not config.is_file():
         return None
     return OmegaConf.to_container(OmegaConf.load(config).data, resolve=True)
-
-
-def _trained_path(loaded: LoadedModel) -> Path | None:
-    """The prepared file the model was trained on, if its run says."""
-    path = (_trained_data(loaded) or {}).get("path")
-    return Path(path) if path else None
 
 
 def _same_file(a: Path, b: Path) -> bool:

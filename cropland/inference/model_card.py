@@ -233,10 +233,13 @@ def _test_metrics(
             "debug run)"
         )
         return None
+    # last.ckpt is saved after the best every epoch, so its record is the final one; when it is
+    # the checkpoint given, or missing, the given one's record is read instead of a second load.
     last = run_folder / "checkpoints" / "last.ckpt"
-    tested = (
-        recorded_best(last) if last.is_file() else best_recorded_in(checkpoint, ckpt_path.parent)
-    )
+    if last.is_file() and last.resolve() != ckpt_path.resolve():
+        tested = recorded_best(last)
+    else:
+        tested = best_recorded_in(checkpoint, ckpt_path.parent)
     if tested is None:
         unavailable["test_metrics.checkpoint"] = (
             "no ModelCheckpoint state says which checkpoint the run tested"

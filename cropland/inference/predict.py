@@ -77,8 +77,9 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         )
         found = predict(model, batches, datamodule.to_model_input)
         lost = _skipped_months(summary, source, sensors) if summary else {}
-        text, rows_missing_months = _csv(found, prepared, list(model.classes), lost)
-        scores = _scores(found, prepared, list(model.classes))
+        true_names = _true_names(found, prepared)
+        text, rows_missing_months = _csv(found, prepared, list(model.classes), lost, true_names)
+        scores = _scores(found, true_names, list(model.classes))
         left_out = len(set(lost) - set(_sequence_keys(prepared)))
     write_text_atomic(output, text, overwrite=cfg.overwrite)
     if scores is not None:
@@ -138,10 +139,9 @@ def _true_names(found, source: PreparedFile) -> list[str]:
     return [source.classes[label] if label != UNKNOWN_CLASS else "" for label in labels.tolist()]
 
 
-def _scores(found, source: PreparedFile, classes: list[str]) -> dict | None:
-    """Accuracy and macro F1 over the rows whose crop is known and one of the model's classes;
-    None when the input holds no label at all."""
-    true = _true_names(found, source)
+def _scores(found, true: list[str], classes: list[str]) -> dict | None:
+    """Accuracy and macro F1 over the rows (``true``: their crops, :func:`_true_names`) whose
+    crop is known and one of the model's classes; None when the input holds no label at all."""
     if not any(true):
         return None
     predicted = found.probabilities[np.argsort(found.index)].argmax(axis=1)
@@ -309,11 +309,15 @@ def _check_input(source: PreparedFile, channels: list[str], given: str, ckpt: Pa
 
 
 def _csv(
-    found, source: PreparedFile, classes: list[str], lost: dict[SequenceKey, set]
+    found,
+    source: PreparedFile,
+    classes: list[str],
+    lost: dict[SequenceKey, set],
+    true_names: list[str],
 ) -> tuple[str, int]:
-    """The CSV's text, and how many of its rows lack months whose images were skipped."""
+    """The CSV's text, and how many of its rows lack months whose images were skipped;
+    ``true_names`` (:func:`_true_names`) fill a ``true`` column when any is known."""
     sequences, records = source.sequences, source.records
-    true_names = _true_names(found, source)
     labelled = any(true_names)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
