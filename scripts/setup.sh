@@ -10,5 +10,5 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   # An unpinned torch from PyPI is the multi-GB CUDA build; 2.13.0 resolves to the CPU wheel.
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
 fi
-.venv/bin/python -m pip install --quiet -e ".[dev,export,baseline,sweeps,mlflow,docs]"
+.venv/bin/python -m pip install --quiet -e ".[dev,export,baseline,sweeps,mlflow,maps,docs]"
 echo "cropland is installed in $(pwd)/.venv"
