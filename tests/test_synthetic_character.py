@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cropland.data.layout import CLASSES, IMAGE_SIZE, MONTHS, PROVINCES
+from cropland.data.sentinel2_encoding import indices
 from cropland.data.synthetic import (
     HARD,
     Character,
@@ -21,7 +22,7 @@ from cropland.data.synthetic import (
     tree_summary_path,
 )
 from cropland.data.synthetic.planning import Point, plan_points
-from cropland.data.synthetic.rendering import indices, render_point
+from cropland.data.synthetic.rendering import render_point
 from cropland.data.synthetic.settings import tuned_settings
 from cropland.errors import CroplandError
 from tests.hydra_configs import compose_config

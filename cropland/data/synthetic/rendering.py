@@ -1,5 +1,6 @@
 """From land to pixels: a point's fields mixed into surface reflectance, seen through the
-atmosphere by the sensor, and encoded as the six PNG images of one date.
+atmosphere by the sensor. The bands become the six PNG images of one date in
+:mod:`cropland.data.sentinel2_encoding`, as a scene's bands do for the map.
 
 After the surface come top-of-atmosphere path radiance, occasional haze or clouds, sensor
 noise and 20 m resolution for B5/B6.
@@ -10,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from PIL import Image, ImageEnhance
 
 from cropland.data.layout import CLASSES, IMAGE_SIZE
+from cropland.data.sentinel2_encoding import BANDS
 from cropland.data.synthetic.covers import SOIL, SPECTRA
 from cropland.data.synthetic.fields import (
     PIXEL_FROM_CENTRE,
@@ -30,7 +31,7 @@ _PATH_RADIANCE = np.array([0.090, 0.058, 0.045, 0.035, 0.020, 0.012])
 _CLOUD = np.array([0.42, 0.42, 0.43, 0.44, 0.45, 0.46])
 _HAZE = np.array([0.22, 0.20, 0.18, 0.17, 0.16, 0.15])
 _NOISE_STD = np.array([0.004, 0.004, 0.004, 0.005, 0.006, 0.008])
-_B2, _B3, _B4, _B5, _B6, _B8 = range(6)
+_B5, _B6 = BANDS.index("B05"), BANDS.index("B06")
 
 
 def _coarsen(bands: np.ndarray) -> np.ndarray:
@@ -83,30 +84,6 @@ def _top_of_atmosphere(
     )
     bands[[_B5, _B6]] = _coarsen(bands[[_B5, _B6]])
     return np.maximum(bands, 1e-3)  # keeps index denominators positive
-
-
-def indices(bands: np.ndarray) -> dict[str, np.ndarray]:
-    """The five index images of the real tree, by sensor name, from the same bands."""
-    b2, b3, b4, b5, b6, b8 = bands
-    return {
-        "NDVI": (b8 - b4) / (b8 + b4),
-        "NDVI45": (b5 - b4) / (b5 + b4),
-        "GNDVI": (b8 - b3) / (b8 + b3),
-        "OSAVI": (b8 - b4) / (b8 + b4 + 0.16),
-        "PSRI": (b4 - b2) / b6,
-    }
-
-
-def encode(bands: np.ndarray) -> dict[str, Image.Image]:
-    """The six PNG images of one date, encoded the way the real tree's were."""
-    rgb = np.clip(bands[[_B4, _B3, _B2]] * 255, 0, 255).astype(np.uint8)
-    image = Image.fromarray(np.ascontiguousarray(rgb.transpose(1, 2, 0)))
-    image = ImageEnhance.Contrast(image).enhance(1.5)
-    images = {"RGB": ImageEnhance.Brightness(image).enhance(1.5)}
-    for sensor, index in indices(bands).items():
-        value = (np.clip(index, 0, 1) * 255).astype(np.uint8)
-        images[sensor] = Image.fromarray(np.repeat(value[:, :, None], 3, axis=2))
-    return images
 
 
 def render_point(

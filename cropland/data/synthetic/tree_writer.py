@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 from cropland.data.layout import CLASSES, MONTHS, SENSORS, SPLIT_FOLDERS, PatchName, patch_path
+from cropland.data.sentinel2_encoding import encode
 from cropland.data.synthetic.character import Character
 from cropland.data.synthetic.draws import generator_settings
 from cropland.data.synthetic.planning import Point, plan_points
-from cropland.data.synthetic.rendering import encode, render_point
+from cropland.data.synthetic.rendering import render_point
 from cropland.data.synthetic.settings import GeneratorSettings
 from cropland.errors import CroplandError
 from cropland.io import atomic_output, write_json_atomic
