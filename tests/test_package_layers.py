@@ -1,6 +1,7 @@
 """Dependencies between cropland's packages run one way: scripts -> evaluation -> inference ->
-training -> models and data; describe reads data only. A lower package importing a higher one
-(or two packages importing each other) is the first step to a second route for one job.
+training -> models and data; mapping stands beside evaluation, on inference; describe reads
+data only. A lower package importing a higher one (or two packages importing each other) is the
+first step to a second route for one job.
 
 Outside the package the same holds for the trees of the checkout: scripts import cropland only;
 tests import cropland and their own helpers, and run benchmarks and scripts as commands;
@@ -26,6 +27,7 @@ MAY_IMPORT = {
     "training": {BASE, "data", "models"},
     "inference": {BASE, "data", "models", "training"},
     "evaluation": {BASE, "data", "models", "training", "inference"},
+    "mapping": {BASE, "data", "models", "training", "inference"},
     "describe": {BASE, "data"},
 }
 

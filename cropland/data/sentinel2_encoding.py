@@ -9,7 +9,8 @@ same bytes for a whole batch of windows at once (tests/test_sentinel2_encoding.p
 equal).
 
 Bands are held in the order of :data:`BANDS`, as reflectance (0-1), shape ``(6, H, W)`` or
-``(N, 6, H, W)``.
+``(N, 6, H, W)``; bands that no wanted image is made from (:func:`bands_for`) may hold
+anything.
 """
 
 from __future__ import annotations
@@ -26,17 +27,42 @@ _BRIGHTNESS = 1.5
 _LUMA = np.array([19595, 38470, 7471], dtype=np.int64)
 
 
+# The bands each sensor image is made from.
+SENSOR_BANDS = {
+    "RGB": ("B02", "B03", "B04"),
+    "NDVI": ("B04", "B08"),
+    "NDVI45": ("B04", "B05"),
+    "GNDVI": ("B03", "B08"),
+    "OSAVI": ("B04", "B08"),
+    "PSRI": ("B02", "B04", "B06"),
+}
+
+
+def bands_for(sensors: list[str]) -> tuple[str, ...]:
+    """The bands, in :data:`BANDS` order, that ``sensors``' images are made from."""
+    needed = {band for sensor in sensors for band in SENSOR_BANDS[sensor]}
+    return tuple(band for band in BANDS if band in needed)
+
+
+def _index(sensor: str, bands: np.ndarray) -> np.ndarray:
+    b2, b3, b4, b5, b6, b8 = np.moveaxis(bands, -3, 0)
+    if sensor == "NDVI":
+        return (b8 - b4) / (b8 + b4)
+    if sensor == "NDVI45":
+        return (b5 - b4) / (b5 + b4)
+    if sensor == "GNDVI":
+        return (b8 - b3) / (b8 + b3)
+    if sensor == "OSAVI":
+        return (b8 - b4) / (b8 + b4 + 0.16)
+    if sensor == "PSRI":
+        return (b4 - b2) / b6
+    raise ValueError(f"no index {sensor!r}")
+
+
 def indices(bands: np.ndarray) -> dict[str, np.ndarray]:
     """The five index images of the dataset, by sensor name, from bands ``(6, ...)`` or
     ``(N, 6, ...)``."""
-    b2, b3, b4, b5, b6, b8 = np.moveaxis(bands, -3, 0)
-    return {
-        "NDVI": (b8 - b4) / (b8 + b4),
-        "NDVI45": (b5 - b4) / (b5 + b4),
-        "GNDVI": (b8 - b3) / (b8 + b3),
-        "OSAVI": (b8 - b4) / (b8 + b4 + 0.16),
-        "PSRI": (b4 - b2) / b6,
-    }
+    return {sensor: _index(sensor, bands) for sensor in SENSOR_BANDS if sensor != "RGB"}
 
 
 def _rgb_bytes(bands: np.ndarray) -> np.ndarray:
@@ -71,11 +97,9 @@ def encode_windows(bands: np.ndarray, sensors: list[str]) -> dict[str, np.ndarra
     out: dict[str, np.ndarray] = {}
     if "RGB" in sensors:
         out["RGB"] = _enhanced_rgb(_rgb_bytes(bands))
-    wanted = [s for s in sensors if s != "RGB"]
-    if wanted:
-        values = indices(bands)
-        for sensor in wanted:
-            out[sensor] = _index_bytes(values[sensor])[:, None]
+    for sensor in sensors:
+        if sensor != "RGB":
+            out[sensor] = _index_bytes(_index(sensor, bands))[:, None]
     return out
 
 

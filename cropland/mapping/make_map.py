@@ -1,0 +1,245 @@
+"""The pipeline behind ``scripts/map.py``: a scene's acquisitions in, a crop-type map out.
+
+The scene is cut into blocks of ``block_size`` pixels. For each block, every window of the
+model's patch size whose pixels reach the block (windows on a ``stride`` grid over the whole
+scene, plus one flush with each far edge) is read with its months, classified, and blended into
+the block (:mod:`cropland.mapping.blending`). A window's answer does not depend on the block
+that computes it, so the blocks join without seams, and memory stays that of one block
+whatever the scene's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from rasterio.windows import Window
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from cropland.data.channels import sensors_of_channels
+from cropland.data.layout import IMAGE_SIZE, MONTHS
+from cropland.data.sentinel2_encoding import bands_for
+from cropland.errors import CroplandError
+from cropland.inference.checkpoint_choice import checkpoint_of
+from cropland.inference.model_loading import load_model
+from cropland.io import Interrupted, atomic_output, refuse_to_replace, write_json_atomic
+from cropland.mapping.band_folders import read_band_folders
+from cropland.mapping.blending import BlockBlend
+from cropland.mapping.finished_blocks import FinishedBlocks, file_identity
+from cropland.mapping.map_files import MapWriter, block_parts
+from cropland.mapping.map_settings import MapSettings, map_outputs, map_settings, parts_folder
+from cropland.mapping.monthly_windows import (
+    WindowSequences,
+    choose_months,
+    cloud_shares,
+    window_origins,
+)
+from cropland.mapping.radiometry import check_level_matches
+from cropland.mapping.scene_reader import SceneReader
+from cropland.mapping.window_model import model_inputs, window_probabilities
+
+# The product level of the data a checkpoint was trained on when it does not say: the
+# dataset's patches, and the synthetic generator's, are top-of-atmosphere images.
+DEFAULT_MODEL_LEVEL = "l1c"
+
+
+def map_scene(cfg: DictConfig) -> Path:
+    """Write the class map, probabilities, confidence and sidecar; returns the class map."""
+    settings = map_settings(cfg)
+    outputs = map_outputs(cfg)
+    output = outputs["output"]
+    source = Path(cfg.input)
+    ckpt_path = checkpoint_of(cfg)
+    refuse_to_replace(outputs, {"input": source, "ckpt_path": ckpt_path}, cfg.overwrite)
+
+    loaded = load_model(ckpt_path)
+    if loaded.classifier is None:
+        raise CroplandError(
+            f"ckpt_path={ckpt_path}: the published weights keep no normalization statistics "
+            "(their recipe computes them over the data scored), so they cannot map a scene; "
+            "use a checkpoint of scripts/train.py"
+        )
+    model = loaded.classifier
+    classes = list(model.classes)
+    sensors = sensors_of_channels(loaded.channels)
+    needed = bands_for(sensors)
+    acquisitions = read_band_folders(source, needed)
+    months = settings.months or MONTHS
+    date_months = np.array([a.month for a in acquisitions])
+    if not np.isin(date_months, months).any():
+        seen = ", ".join(sorted({f"{a.date:%Y-%m}" for a in acquisitions}))
+        raise CroplandError(
+            f"input={source}: no acquisition in the months mapped ({list(months)}); the scene "
+            f"has {seen}. Set months=[...] to the months of the season the model knows"
+        )
+    device = torch.device(settings.device)
+    model = model.to(device).eval()
+    model_level = str(model.hparams.get("product_level") or DEFAULT_MODEL_LEVEL)
+
+    with SceneReader(
+        acquisitions,
+        needed,
+        level_setting=settings.product_level,
+        offset_setting=settings.reflectance_offset,
+        scale_setting=settings.reflectance_scale,
+    ) as reader:
+        for acquisition, gauge in zip(acquisitions, reader.radiometry, strict=True):
+            check_level_matches(gauge.level, model_level, str(acquisition.source))
+        grid = reader.grid
+        if grid.width < IMAGE_SIZE or grid.height < IMAGE_SIZE:
+            raise CroplandError(
+                f"input={source}: {grid.width} x {grid.height} pixels is smaller than one "
+                f"{IMAGE_SIZE} x {IMAGE_SIZE} window; map a larger area"
+            )
+        run = {
+            "checkpoint": file_identity(ckpt_path),
+            "input": [file_identity(p) for a in acquisitions for p in _files_of(a)],
+            "settings": settings.as_record(),
+        }
+        finished = FinishedBlocks(parts_folder(output), run, cfg.overwrite)
+        counts = np.zeros(len(classes), dtype=np.int64)
+        windows_per_month = np.zeros(len(months), dtype=np.int64)
+        blocks = list(_blocks(grid.height, grid.width, settings.block_size))
+        writer_folder = finished.folder / "assembly"
+        writer_folder.mkdir(exist_ok=True)
+        writer = MapWriter(writer_folder, grid, classes)
+        try:
+            with _progress(cfg.progress) as bar:
+                area = grid.width * grid.height * grid.pixel_area_m2 / 1e6
+                task = bar.add_task("mapping", total=len(blocks), km2=0.0, area=area)
+                for number, (top, left, height, width) in enumerate(blocks):
+                    parts = finished.load(number, (height, width), len(classes), len(months))
+                    if parts is None:
+                        parts = _map_block(
+                            reader, model, device, sensors, months, settings,
+                            (top, left, height, width), date_months, len(classes),
+                        )  # fmt: skip
+                        finished.save(number, parts)
+                    windows_per_month += parts["windows_per_month"]
+                    writer.write(Window(left, top, width, height), parts)
+                    done = parts["classes"] != 255
+                    counts += np.bincount(parts["classes"][done], minlength=len(classes))[
+                        : len(classes)
+                    ]
+                    bar.update(task, advance=1, km2=area * (number + 1) / len(blocks))
+        except KeyboardInterrupt:
+            writer.close()
+            raise Interrupted(
+                f"nothing written at {output}; the finished blocks are kept in "
+                f"{finished.folder}: run the same command again to go on from them"
+            ) from None
+        writer.close()
+        radiometry = [
+            {"date": f"{a.date:%Y-%m-%d}", **r.as_record()}
+            for a, r in zip(acquisitions, reader.radiometry, strict=True)
+        ]
+    hectares = grid.pixel_area_m2 / 1e4
+    sidecar = {
+        "checkpoint": str(ckpt_path),
+        "input": str(source),
+        "classes": classes,
+        "channels": loaded.channels,
+        "product_level": model_level,
+        "months": list(months),
+        "windows_per_month": dict(zip(map(str, months), windows_per_month.tolist(), strict=True)),
+        "acquisitions": radiometry,
+        "settings": settings.as_record(),
+        "blending": "Hann window (sin^2 per axis, sampled at pixel centres)",
+        "crs": grid.crs.to_string(),
+        "transform": list(grid.transform)[:6],
+        "pixels": dict(zip(classes, counts.tolist(), strict=True)),
+        "hectares": {
+            c: round(n * hectares, 2) for c, n in zip(classes, counts.tolist(), strict=True)
+        },
+    }
+    _put_in_place(writer, outputs, sidecar, cfg.overwrite)
+    finished.remove()
+    print(f"wrote {output}", flush=True)
+    return output
+
+
+def _files_of(acquisition) -> list[Path]:
+    files = list(acquisition.bands.values())
+    return files + ([acquisition.scl] if acquisition.scl else [])
+
+
+def _blocks(height: int, width: int, size: int):
+    for top in range(0, height, size):
+        for left in range(0, width, size):
+            yield top, left, min(size, height - top), min(size, width - left)
+
+
+def _map_block(
+    reader: SceneReader,
+    model: torch.nn.Module,
+    device: torch.device,
+    sensors: list[str],
+    months: tuple[int, ...],
+    settings: MapSettings,
+    bounds: tuple[int, int, int, int],
+    date_months: np.ndarray,
+    num_classes: int,
+) -> dict[str, np.ndarray]:
+    top, left, height, width = bounds
+    grid, size = reader.grid, IMAGE_SIZE
+    rows = window_origins(top, top + height, grid.height, size, settings.stride)
+    cols = window_origins(left, left + width, grid.width, size, settings.stride)
+    origins = np.stack(np.meshgrid(rows, cols, indexing="ij"), axis=-1).reshape(-1, 2)
+    first_row, first_col = int(rows.min()), int(cols.min())
+    read_window = Window(
+        first_col, first_row, int(cols.max()) + size - first_col, int(rows.max()) + size - first_row
+    )
+    block = reader.read(read_window)
+    local = origins - [first_row, first_col]
+    chosen = choose_months(
+        cloud_shares(block.clear, local, size), date_months, months, settings.max_cloud
+    )
+    keep = (chosen >= 0).sum(axis=1) >= settings.min_length
+    sequences = WindowSequences(local[keep], chosen[keep], months)
+    blend = BlockBlend(num_classes, top, left, height, width, size)
+    for numbers, batch in model_inputs(block, sequences, sensors, size, settings.batch_size):
+        probabilities = window_probabilities(model, batch, device)
+        blend.add(sequences.origins[numbers] + [first_row, first_col], probabilities)
+    probabilities, covered = blend.probabilities()
+    parts = block_parts(probabilities, covered)
+    # Windows are counted by the block their top-left pixel is in, so each counts once.
+    inside = (sequences.origins[:, 0] + first_row >= top) & (
+        sequences.origins[:, 1] + first_col >= left
+    )
+    inside &= (sequences.origins[:, 0] + first_row < top + height) & (
+        sequences.origins[:, 1] + first_col < left + width
+    )
+    parts["windows_per_month"] = (sequences.chosen[inside] >= 0).sum(axis=0).astype(np.int64)
+    return parts
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool):
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} blocks"),
+        TextColumn("{task.fields[km2]:.1f} of {task.fields[area]:.1f} km²"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
+    with bar:
+        yield bar
+
+
+def _put_in_place(writer: MapWriter, outputs: dict, sidecar: dict, overwrite: bool) -> None:
+    """The COGs and the sidecar, each under a temporary name renamed at the end."""
+    keys = list(outputs)
+    names = {"classes": keys[0], "probabilities": keys[1], "confidence": keys[2]}
+    with contextlib.ExitStack() as stack:
+        temporary = {
+            name: stack.enter_context(atomic_output(outputs[key], overwrite=overwrite))
+            for name, key in names.items()
+        }
+        writer.copy_as_cogs(temporary)
+        write_json_atomic(outputs[keys[3]], sidecar, overwrite=overwrite)
