@@ -36,7 +36,7 @@ def _reflectance_by_hand(folder: Path, row: int, col: int) -> np.ndarray:
 def test_map_windows_are_encoded_as_prepare_reads_the_dataset(tmp_path):
     from rasterio.windows import Window
 
-    from cropland.data.sentinel2_encoding import BANDS, encode
+    from cropland.data.sentinel2_encoding import BANDS, encode, pixel_bytes
     from cropland.mapping.band_folders import read_band_folders
     from cropland.mapping.monthly_windows import WindowSequences, choose_months, cloud_shares
     from cropland.mapping.scene_reader import SceneReader
@@ -52,7 +52,8 @@ def test_map_windows_are_encoded_as_prepare_reads_the_dataset(tmp_path):
     shares = cloud_shares(block.clear, ORIGINS, 65)
     chosen = choose_months(shares, date_months, MONTHS, 0.1)
     sequences = WindowSequences(ORIGINS, chosen, MONTHS)
-    [(numbers, batch)] = list(model_inputs(block, sequences, list(SENSORS), 65, 8))
+    block_bytes = np.stack([pixel_bytes(block.reflectance(d), list(SENSORS)) for d in range(7)])
+    [(numbers, batch)] = list(model_inputs(block_bytes, sequences, list(SENSORS), 65, 8))
 
     tree = tmp_path / "tree"
     for window, (row, col) in enumerate(ORIGINS):

@@ -24,7 +24,7 @@ _B2, _B3, _B4, _B5, _B6, _B8 = range(len(BANDS))
 _CONTRAST = 1.5
 _BRIGHTNESS = 1.5
 # PIL's RGB to grey ("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded.
-_LUMA = np.array([19595, 38470, 7471], dtype=np.int64)
+_LUMA = (19595, 38470, 7471)
 
 
 # The bands each sensor image is made from.
@@ -87,19 +87,39 @@ def encode(bands: np.ndarray) -> dict[str, Image.Image]:
     return images
 
 
-def encode_windows(bands: np.ndarray, sensors: list[str]) -> dict[str, np.ndarray]:
-    """What :func:`encode` gives for each window of ``bands`` ``(N, 6, H, W)``, as the uint8
-    channels prepare reads from those PNGs: ``RGB`` ``(N, 3, H, W)``, an index ``(N, 1, H, W)``.
+def pixel_bytes(bands: np.ndarray, sensors: list[str]) -> np.ndarray:
+    """The uint8 channels of ``sensors``, in order, from bands ``(..., 6, H, W)``, as far as
+    they depend on each pixel alone: RGB before its enhancement (:func:`enhance_rgb`), each
+    index as its PNG stores it. Computed once for a whole block of a scene, then cut into
+    windows."""
+    parts = [
+        _rgb_bytes(bands)
+        if sensor == "RGB"
+        else _index_bytes(_index(sensor, bands))[..., None, :, :]
+        for sensor in sensors
+    ]
+    return np.concatenate(parts, axis=-3)
+
+
+def enhance_rgb(windows: np.ndarray) -> np.ndarray:
+    """The dataset's enhancement of each window's RGB, ``(N, 3, H, W)`` uint8, to the byte.
 
     PIL's contrast blends every pixel with the window's mean grey, so each window is enhanced
     with its own mean, as its 65 x 65 PNG was.
     """
-    out: dict[str, np.ndarray] = {}
-    if "RGB" in sensors:
-        out["RGB"] = _enhanced_rgb(_rgb_bytes(bands))
+    return _enhanced_rgb(windows)
+
+
+def encode_windows(bands: np.ndarray, sensors: list[str]) -> dict[str, np.ndarray]:
+    """What :func:`encode` gives for each window of ``bands`` ``(N, 6, H, W)``, as the uint8
+    channels prepare reads from those PNGs: ``RGB`` ``(N, 3, H, W)``, an index ``(N, 1, H, W)``."""
+    channels = pixel_bytes(bands, sensors)
+    out, start = {}, 0
     for sensor in sensors:
-        if sensor != "RGB":
-            out[sensor] = _index_bytes(_index(sensor, bands))[:, None]
+        width = 3 if sensor == "RGB" else 1
+        part = channels[:, start : start + width]
+        out[sensor] = enhance_rgb(part) if sensor == "RGB" else part
+        start += width
     return out
 
 
@@ -111,11 +131,12 @@ def _enhanced_rgb(rgb: np.ndarray) -> np.ndarray:
     whole-number inputs every intermediate value is exact in float32, so integer arithmetic on
     doubled values gives the same bytes.
     """
-    wide = rgb.astype(np.int64)
-    grey = (np.einsum("nchw,c->nhw", wide, _LUMA) + 0x8000) >> 16
+    wide = rgb.astype(np.int32)  # 255 * 65536 and 3 * 255 fit
+    grey = (wide[:, 0] * _LUMA[0] + wide[:, 1] * _LUMA[1] + wide[:, 2] * _LUMA[2] + 0x8000) >> 16
     pixels = grey.shape[1] * grey.shape[2]
     # ImageStat's mean of the grey image, rounded half up as Contrast rounds it.
-    mean = np.floor(grey.sum(axis=(1, 2)) / pixels + 0.5).astype(np.int64)[:, None, None, None]
+    total = grey.sum(axis=(1, 2), dtype=np.int64)
+    mean = np.floor(total / pixels + 0.5).astype(np.int32)[:, None, None, None]
     # mean + 1.5 (x - mean), doubled: 3x - mean; then truncated (>= 0 after the clip).
     contrast = np.clip((3 * wide - mean) // 2, 0, 255)
     return np.clip((3 * contrast) // 2, 0, 255).astype(np.uint8)

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cropland.data.channels import sensors_of_channels
 from cropland.data.layout import IMAGE_SIZE, MONTHS
-from cropland.data.sentinel2_encoding import bands_for
+from cropland.data.sentinel2_encoding import bands_for, pixel_bytes
 from cropland.errors import CroplandError
 from cropland.inference.checkpoint_choice import checkpoint_of
 from cropland.inference.model_loading import load_model
@@ -200,8 +200,14 @@ def _map_block(
     )
     keep = (chosen >= 0).sum(axis=1) >= settings.min_length
     sequences = WindowSequences(local[keep], chosen[keep], months)
+    # Each date's pixels encoded once for the block (only dates some window uses).
+    channels = sum(3 if sensor == "RGB" else 1 for sensor in sensors)
+    block_bytes = np.zeros((len(date_months), channels, *block.clear.shape[1:]), dtype=np.uint8)
+    for date in np.unique(sequences.chosen[sequences.chosen >= 0]):
+        block_bytes[date] = pixel_bytes(block.reflectance(date), sensors)
     blend = BlockBlend(num_classes, top, left, height, width, size)
-    for numbers, batch in model_inputs(block, sequences, sensors, size, settings.batch_size):
+    batches = model_inputs(block_bytes, sequences, sensors, size, settings.batch_size)
+    for numbers, batch in batches:
         probabilities = window_probabilities(model, batch, device)
         blend.add(sequences.origins[numbers] + [first_row, first_col], probabilities)
     probabilities, covered = blend.probabilities()

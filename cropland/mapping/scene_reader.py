@@ -56,13 +56,9 @@ class Block:
     scale: np.ndarray  # (dates,)
     clear: np.ndarray
 
-    def reflectance(self, dates: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int):
-        """``(len(dates), 6, size, size)`` reflectance of the windows at block pixels
-        (``rows``, ``cols``) on ``dates``."""
-        windows = zip(dates, rows, cols, strict=True)
-        cut = np.stack([self.numbers[d, :, r : r + size, c : c + size] for d, r, c in windows])
-        offset, scale = self.offset[dates, None, None, None], self.scale[dates, None, None, None]
-        return (cut + offset) / scale
+    def reflectance(self, date: int) -> np.ndarray:
+        """``(6, h, w)`` reflectance of one date."""
+        return (self.numbers[date] + self.offset[date]) / self.scale[date]
 
 
 def _open(path: Path) -> rasterio.DatasetReader:

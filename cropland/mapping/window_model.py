@@ -9,39 +9,45 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from cropland.data.sentinel2_encoding import encode_windows
+from cropland.data.sentinel2_encoding import enhance_rgb
 from cropland.mapping.monthly_windows import WindowSequences
-from cropland.mapping.scene_reader import Block
 
 
 def model_inputs(
-    block: Block,
+    block_bytes: np.ndarray,
     sequences: WindowSequences,
     sensors: list[str],
     size: int,
     batch_size: int,
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """``(window numbers, batch)`` per batch of windows; the batch holds uint8 ``image``
-    ``(windows, months, channels, size, size)`` padded at the end, ``lengths`` and ``months``.
-    Origins are in block pixels."""
+    """``(window numbers, batch)`` per batch of windows, cut from ``block_bytes`` (dates,
+    channels, h, w: :func:`~cropland.data.sentinel2_encoding.pixel_bytes` of each date). The
+    batch holds uint8 ``image`` ``(windows, months, channels, size, size)`` padded at the end,
+    ``lengths`` and ``months``. Origins are in block pixels."""
     lengths = sequences.lengths()
     months = np.asarray(sequences.months, dtype=np.int64)
+    # The first of the RGB channels, which alone need each window's own enhancement.
+    rgb = None
+    if "RGB" in sensors:
+        rgb = sum(3 if s == "RGB" else 1 for s in sensors[: sensors.index("RGB")])
     for start in range(0, len(lengths), batch_size):
         numbers = np.arange(start, min(start + batch_size, len(lengths)))
         chosen = sequences.chosen[numbers]
         steps = int(lengths[numbers].max())
         # Valid months first, in calendar order, as the dataset's sequences are.
-        order = np.argsort(chosen < 0, axis=1, kind="stable")
-        ordered = np.take_along_axis(chosen, order, axis=1)[:, :steps]
+        order = np.argsort(chosen < 0, axis=1, kind="stable")[:, :steps]
+        ordered = np.take_along_axis(chosen, order, axis=1)
         valid = ordered >= 0
-        window, step = np.nonzero(valid)
-        origins = sequences.origins[numbers[window]]
-        cut = block.reflectance(ordered[window, step], origins[:, 0], origins[:, 1], size)
-        encoded = encode_windows(cut, sensors)
-        channels = np.concatenate([encoded[s] for s in sensors], axis=1)
-        image = np.zeros((len(numbers), steps, *channels.shape[1:]), dtype=np.uint8)
-        image[window, step] = channels
-        month_of = np.where(valid, months[order[:, :steps]], 0)
+        image = np.zeros((len(numbers), steps, block_bytes.shape[1], size, size), dtype=np.uint8)
+        for window, step in zip(*np.nonzero(valid), strict=True):
+            row, col = sequences.origins[numbers[window]]
+            date = ordered[window, step]
+            image[window, step] = block_bytes[date, :, row : row + size, col : col + size]
+        if rgb is not None:
+            flat = image.reshape(-1, *image.shape[2:])[valid.reshape(-1)]
+            flat[:, rgb : rgb + 3] = enhance_rgb(flat[:, rgb : rgb + 3])
+            image.reshape(-1, *image.shape[2:])[valid.reshape(-1)] = flat
+        month_of = np.where(valid, months[order], 0)
         yield numbers, {"image": image, "lengths": lengths[numbers], "months": month_of}
 
 
