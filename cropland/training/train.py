@@ -22,6 +22,7 @@ from cropland.training.callbacks import EpochSeeding, EpochTimer
 from cropland.training.figures import save_confusion_figures
 from cropland.training.hparams import log_final_hparams, run_tags
 from cropland.training.optim import check_optimizer_settings
+from cropland.training.quiet_lightning import quiet_lightning
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
 from cropland.training.scores import classification_report
 from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
@@ -92,6 +93,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks.append(timer)
     loggers: list[Logger] = instantiate_group(cfg.get("logger"))
     _log_precision(cfg.trainer)
+    quiet_lightning()
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
     with _explained_interrupts(trainer, callbacks):
