@@ -123,7 +123,9 @@ HEADER = (
     " ".join(
         f"{name:>{width}}"
         for name, width in zip(
-            ("epoch", "t.loss", "t.acc", "t.f1", "v.loss", "v.acc", "v.f1", "lr", "sec"), _WIDTHS
+            ("epoch", "t.loss", "t.acc", "t.f1", "v.loss", "v.acc", "v.f1", "lr", "sec"),
+            _WIDTHS,
+            strict=True,
         )
     )
     + " best"
@@ -141,7 +143,7 @@ def format_row(row: dict, max_epochs: int | None) -> str:
         "-" if math.isnan(lr) else f"{lr:.1e}",
         f"{row['seconds']:.1f}",
     ]
-    line = " ".join(f"{cell:>{width}}" for cell, width in zip(cells, _WIDTHS))
+    line = " ".join(f"{cell:>{width}}" for cell, width in zip(cells, _WIDTHS, strict=True))
     if not math.isnan(row["best"]):
         line += f" {row['best']:.3f} ({row['best_epoch']})"
     return line
