@@ -14,6 +14,7 @@ from omegaconf import DictConfig, ListConfig
 
 import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
+from cropland.command_line_check import refuse_unknown_settings
 from cropland.errors import CroplandError
 from cropland.evaluation.benchmark_table import benchmark_from
 
@@ -33,4 +34,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_settings("benchmark_table")
     main()

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error, keys_given_on_command_line
+from cropland.command_line_check import refuse_unknown_settings
 from cropland.evaluation.evaluate import evaluate
 
 
@@ -19,4 +20,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_settings("eval")
     main()

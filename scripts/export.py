@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
+from cropland.command_line_check import refuse_unknown_settings
 from cropland.inference.checkpoint_choice import checkpoint_of
 from cropland.inference.export import export_checkpoint
 
@@ -22,4 +23,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_settings("export")
     main()

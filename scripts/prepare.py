@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
+from cropland.command_line_check import refuse_unknown_settings
 from cropland.data.prepare import prepare_dataset
 
 
@@ -27,4 +28,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_settings("prepare")
     main()

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 import cropland.quiet_start  # noqa: F401  (first: Ctrl-C while starting)
 from cropland.cli import exit_on_user_error
+from cropland.command_line_check import refuse_unknown_settings
 from cropland.training.train import optimized_metric, train
 
 
@@ -19,4 +20,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    refuse_unknown_settings("train")
     main()
