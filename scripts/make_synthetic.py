@@ -30,6 +30,7 @@ def main(cfg: DictConfig) -> None:
         noise=cfg.noise,
         phenology_shift=cfg.phenology_shift,
         draw=cfg.draw,
+        labelled=cfg.labelled,
     )
     print(json.dumps(summary, indent=2))
 

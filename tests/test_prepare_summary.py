@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from cropland.data.layout import SPLIT_FOLDERS
 from cropland.data.prepare import prepare_summary_path
+from cropland.data.splits import DEFAULT_SPLIT
+from cropland.data.synthetic import generate_tree
 from cropland.errors import CroplandError
+from tests.hydra_configs import compose_config
 from tests.prepare_runs import prepare, skipped_paths
 from tests.tiny_tree import write_record, write_sequence
 
@@ -67,3 +71,34 @@ def test_printed_summary_shows_counts_and_example_files_per_reason(
     notice = next(line for line in lines if "extension_case" in line)
     assert str(upper.relative_to(root)) in notice
     assert any(str(prepare_summary_path(tmp_path / "out.h5")) in line for line in lines)
+
+
+def _line_after_the_table(lines: list[str]) -> str:
+    bottom = max(number for number, line in enumerate(lines) if line.lstrip().startswith("└"))
+    return lines[bottom + 1]
+
+
+def test_a_line_after_the_table_says_the_split_folders_are_the_trees(
+    clean_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    prepare(clean_tree, tmp_path / "out.h5")
+
+    note = _line_after_the_table(capsys.readouterr().out.splitlines())
+    default = compose_config("train").data.split
+    assert default == DEFAULT_SPLIT
+    assert note.startswith("the split folders are the source's own")
+    assert f"default split is data.split={default} " in note
+    assert note.endswith("data.split=predefined uses these folders")
+
+
+def test_the_note_says_predefined_cannot_split_a_tree_without_split_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    generate_tree(tmp_path / "new", num_points=6, seed=3, progress=False, labelled=False)
+    prepare(tmp_path / "new", tmp_path / "out.h5", min_length=1)
+
+    note = _line_after_the_table(capsys.readouterr().out.splitlines())
+    assert f"default split is data.split={DEFAULT_SPLIT} " in note
+    assert note.endswith(
+        f"needs every sequence in {'/'.join(SPLIT_FOLDERS)} folders, so not this file"
+    )

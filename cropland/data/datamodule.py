@@ -21,6 +21,7 @@ from cropland.data.sampling import EpochShuffleSampler
 from cropland.data.sequence_dataset import CropSequenceDataset, pad_sequences, to_unit_range
 from cropland.data.split_statistics import balanced_class_weights, channel_statistics
 from cropland.data.splits import (
+    DEFAULT_SPLIT,
     SCORE_ALL,
     SPLIT_METHODS,
     SPLIT_NAMES,
@@ -48,7 +49,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         self,
         path: str,
         channels: str | list[str] = "rgb_ndvi45_gndvi",
-        split: str = "stratified",
+        split: str = DEFAULT_SPLIT,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         seed: int = 42,

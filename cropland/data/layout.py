@@ -2,6 +2,9 @@
 
 Everything here is a fact of the real 2019 tree (see DATASET.md in the shared folder):
 ``<root>/<SENSOR>/<training|validation|test>/<CLASS>/POINT_<id>_<YYYYMM>_<PROV>_<CROP>_<SENSOR>.png``
+
+New data without classes, to predict on, has no split or class folders and no crop field:
+``<root>/<SENSOR>/POINT_<id>_<YYYYMM>_<PROV>_<SENSOR>.png``
 """
 
 from __future__ import annotations
@@ -120,3 +123,9 @@ def parse_patch_name(filename: str) -> PatchName | None:
 def patch_path(name: PatchName, split_folder: str) -> str:
     """Relative path of a patch inside a dataset tree."""
     return f"{name.sensor}/{split_folder}/{name.crop}/{name.filename}"
+
+
+def unlabelled_patch_path(name: PatchName) -> str:
+    """Relative path of a patch inside a tree of new data without classes: no split or class
+    folder, and no crop in the name (it reads back with the crop ``UNLABELLED``)."""
+    return f"{name.sensor}/POINT_{name.point}_{name.date:06d}_{name.province}_{name.sensor}.png"

@@ -19,6 +19,9 @@ NO_SPLIT = -1
 # The ways of splitting (data.split). "all" puts every labelled sequence in the test split: for
 # scoring a trained model on data it never saw (a new region or year), never for training.
 SPLIT_METHODS = ("stratified", "predefined", "province", "all")
+# data.split when none is given (conf/data/prepared.yaml says the same): the tree's folders are
+# not used unless asked for.
+DEFAULT_SPLIT = "stratified"
 SCORE_ALL = "all"
 # Split id of each split folder of the dataset tree.
 SPLIT_ID_OF_FOLDER = {"training": TRAIN, "validation": VAL, "test": TEST}

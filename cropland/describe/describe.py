@@ -20,6 +20,7 @@ from cropland.describe.mosaic import choose_sequences, mosaic_figure, read_mosai
 from cropland.describe.pixel_statistics import channel_histograms
 from cropland.describe.summary import markdown_summary, print_summary
 from cropland.describe.tensorboard import FigureWriters, existing_run_folder
+from cropland.display_stretch import rgb_display_stretch
 from cropland.io import atomic_output, write_json_atomic
 from cropland.plotting import plt
 
@@ -151,25 +152,45 @@ def _write_mosaics(
     output_dir: Path,
     writers: FigureWriters,
 ) -> dict:
-    """One mosaic per class that has sequences; returns the chosen sequences and the files."""
+    """One mosaic per class that has sequences; returns the chosen sequences, the RGB stretch
+    and the files.
+
+    Every class's mosaic shares one RGB stretch, computed over all the mosaics' images, so
+    that brightness can be compared between classes (a stretch per class would make a dark
+    class look as bright as a light one).
+    """
     source = datamodule.prepared_file
     labels = source.sequences.label
     chosen = choose_sequences(
         labels, len(source.classes), settings.sequences_per_class, settings.seed
     )
-    saved = []
-    for label, indices in chosen.items():
-        if not indices:
-            continue
-        name = source.classes[label]
-        splits = [SPLIT_NAMES[split_ids[i]] for i in indices]
-        figure = mosaic_figure(
-            name, read_mosaic_sequences(datamodule, indices, splits), int((labels == label).sum())
+    shown = {
+        label: read_mosaic_sequences(
+            datamodule, indices, [SPLIT_NAMES[split_ids[i]] for i in indices]
         )
+        for label, indices in chosen.items()
+        if indices
+    }
+    stretch = (
+        rgb_display_stretch(
+            sequence.images[:, :3] for sequences in shown.values() for sequence in sequences
+        )
+        if shown
+        else None
+    )
+    saved = []
+    for label, sequences in shown.items():
+        name = source.classes[label]
+        figure = mosaic_figure(name, sequences, int((labels == label).sum()), stretch)
         saved.append(_save(figure, f"mosaic/{name}", output_dir, writers))
     return {
         "seed": settings.seed,
         "sequences": {source.classes[label]: indices for label, indices in chosen.items()},
+        "rgb_stretch": (
+            {**stretch.as_dict(), "shared_by": [source.classes[label] for label in shown]}
+            if stretch
+            else None
+        ),
         "figures": saved,
     }
 

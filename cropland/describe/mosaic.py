@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.layout import MONTHS
-from cropland.display_stretch import rgb_display_gain, rgb_for_display
+from cropland.display_stretch import RgbStretch, rgb_for_display
 from cropland.plotting import plt
 
 # What a mosaic shows, in this channel order: red, green, blue, ndvi.
@@ -64,12 +64,14 @@ def read_mosaic_sequences(
     return read
 
 
-def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: int) -> Figure:
+def mosaic_figure(
+    class_name: str, sequences: list[MosaicSequence], class_size: int, stretch: RgbStretch
+) -> Figure:
     """Two rows per sequence (RGB, NDVI), one column per month; blank where a month is missing.
 
     The images are laid out in one array and shown by one axes: a grid of axes per image
     takes seconds to lay out. ``sequences`` must not be empty; ``class_size`` is how many
-    sequences the class has.
+    sequences the class has; ``stretch`` is the RGB stretch every class's mosaic shares.
     """
     months = sorted(set(MONTHS).union(*(s.months.tolist() for s in sequences)))
     height, width = sequences[0].images.shape[-2:]
@@ -82,8 +84,6 @@ def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: 
     ]
     column_lefts = [column * (width + _GAP) for column in range(len(months))]
     canvas = np.ones((row_tops[-1] + height, column_lefts[-1] + width, 3))
-    # One gain for the whole mosaic, so its months and sequences stay comparable.
-    gain = rgb_display_gain(s.images[:, :3] for s in sequences)
     ndvi_colors = plt.get_cmap(NDVI_COLORMAP)
     blanks = []
     for number, sequence in enumerate(sequences):
@@ -99,7 +99,7 @@ def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: 
                     continue
                 image = sequence.images[steps[0]]
                 if row == 0:
-                    canvas[cell] = rgb_for_display(image[:3], gain)
+                    canvas[cell] = rgb_for_display(image[:3], stretch.gain)
                 else:
                     canvas[cell] = ndvi_colors(image[3].astype(np.float64) / 255.0)[..., :3]
 
@@ -124,8 +124,8 @@ def mosaic_figure(class_name: str, sequences: list[MosaicSequence], class_size: 
     scale = ScalarMappable(norm=Normalize(0.0, 1.0), cmap=NDVI_COLORMAP)
     bar = figure.colorbar(scale, ax=axes, shrink=0.4)
     bar.set_label("NDVI")
-    title = f"{class_name}: {len(sequences)} of {class_size} sequences by month"
-    if gain > 1.0:
-        title += f"\n(RGB brightened x{gain:.1f} for display)"
-    axes.set_title(title)
+    axes.set_title(
+        f"{class_name}: {len(sequences)} of {class_size} sequences by month\n"
+        f"RGB stretch shared by all classes: {stretch.describe()}"
+    )
     return figure

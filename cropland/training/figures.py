@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from cropland.data.layout import MONTHS, UNKNOWN_CLASS
 from cropland.data.sequence_dataset import pad_sequences
-from cropland.display_stretch import rgb_display_gain, rgb_for_display
+from cropland.display_stretch import rgb_display_stretch, rgb_for_display
 from cropland.errors import CroplandError
 from cropland.io import save_figure_atomic
 from cropland.models.sequence_inputs import is_whole
@@ -194,7 +194,7 @@ def sequence_figure(
         gridspec_kw={"width_ratios": [1] * len(MONTHS) + [1.6]},
     )
     # One gain for the whole figure, so its months and sequences stay comparable.
-    gain = rgb_display_gain(pixels[:, :3] for pixels in shown)
+    gain = rgb_display_stretch(pixels[:, :3] for pixels in shown).gain
     for row, (pixels, sample, probs) in enumerate(zip(shown, samples, probabilities, strict=True)):
         months = sample["months"].tolist()
         for column, month in enumerate(MONTHS):

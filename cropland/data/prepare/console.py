@@ -10,8 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from cropland.data.layout import UNKNOWN_CLASS
+from cropland.data.layout import SPLIT_FOLDERS, UNKNOWN_CLASS
 from cropland.data.prepare.summary import prepare_summary_path
+from cropland.data.splits import DEFAULT_SPLIT
 
 # Example sources shown per reason in the printed summary; the JSON summary lists them all.
 EXAMPLES_PER_REASON = 3
@@ -40,6 +41,7 @@ def print_summary(summary: dict) -> None:
     for crop, counts in summary["unknown_class_sequences"].items():
         table.add_row(f"{crop} (label {UNKNOWN_CLASS})", *(str(counts[f]) for f in folders))
     console.print(table)
+    console.print(split_folder_note(summary), soft_wrap=True, markup=False)
     console.print(
         f"stored {summary['records']} records in {summary['sequences']} sequences\n"
         f"dropped {summary['sequences_too_short']} sequences shorter than "
@@ -62,6 +64,19 @@ def print_summary(summary: dict) -> None:
         console.print(f"wrote {summary['destination']} and {written}", markup=False)
     else:
         console.print(f"wrote only {written}: no usable sequence", markup=False)
+
+
+def split_folder_note(summary: dict) -> str:
+    """What the table's split folders are to training: the source's own, used only when asked
+    for; a user reading a tree's training/validation/test counts may take them for the split."""
+    used = {folder for folder, count in summary["sequences_per_split_folder"].items() if count}
+    note = (
+        f"the split folders are the source's own; training's default split is "
+        f"data.split={DEFAULT_SPLIT} (seeded, by class); data.split=predefined "
+    )
+    if used <= set(SPLIT_FOLDERS):
+        return note + "uses these folders"
+    return note + f"needs every sequence in {'/'.join(SPLIT_FOLDERS)} folders, so not this file"
 
 
 def _reason_table(summary: dict, kind: str, title: str) -> Table:

@@ -1,5 +1,7 @@
 """Writing a synthetic tree: every point's images, in threads, into a folder that becomes
-``root`` only once complete, and the tree's summary beside it.
+``root`` only once complete, and the tree's summary beside it. The tree is labelled (the real
+tree's split and class folders, crops in the names) or, with ``labelled=False``, new data to
+predict on (``<SENSOR>/<patch>``, no crop in the names).
 
 Writes go to a hidden temporary sibling of ``root`` (``.<root>.cropland-tmp-<pid>``, see
 :func:`cropland.io.atomic_output`) that is renamed to ``root`` only once every file is written,
@@ -21,7 +23,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import Progress
 
-from cropland.data.layout import CLASSES, MONTHS, SENSORS, SPLIT_FOLDERS, PatchName, patch_path
+from cropland.data.layout import (
+    CLASSES,
+    MONTHS,
+    SENSORS,
+    SPLIT_FOLDERS,
+    UNASSIGNED,
+    PatchName,
+    patch_path,
+    unlabelled_patch_path,
+)
 from cropland.data.sentinel2_encoding import encode
 from cropland.data.synthetic.character import Character
 from cropland.data.synthetic.draws import generator_settings
@@ -43,8 +54,17 @@ def tree_summary_path(root: Path) -> Path:
     return root.with_name(root.name + ".synthetic.json")
 
 
+def _relative_path(name: PatchName, point: Point, labelled: bool) -> str:
+    return patch_path(name, point.split_folder) if labelled else unlabelled_patch_path(name)
+
+
 def _write_points(
-    tree: Path, points: list[Point], seed: int, year: int, settings: GeneratorSettings
+    tree: Path,
+    points: list[Point],
+    seed: int,
+    year: int,
+    settings: GeneratorSettings,
+    labelled: bool,
 ) -> int:
     """Write every date and sensor of ``points``; return the number of images."""
     written = 0
@@ -55,7 +75,8 @@ def _write_points(
                 name = PatchName(point.point_id, date, point.province, point.crop, sensor)
                 # Level 1: encoding is most of the run time, and noisy pixels hardly compress
                 # better at the default level 6.
-                image.save(tree / patch_path(name, point.split_folder), "PNG", compress_level=1)
+                path = tree / _relative_path(name, point, labelled)
+                image.save(path, "PNG", compress_level=1)
                 written += 1
     return written
 
@@ -66,6 +87,7 @@ def _write_chunks(
     seed: int,
     year: int,
     settings: GeneratorSettings,
+    labelled: bool,
     workers: int,
 ) -> Iterator[tuple[int, int]]:
     """Write the points in chunks; yield (images, points) per finished chunk, in any order.
@@ -77,11 +99,12 @@ def _write_chunks(
     chunks = [points[i : i + size] for i in range(0, len(points), size)]
     if workers == 1:
         for chunk in chunks:
-            yield _write_points(tree, chunk, seed, year, settings), len(chunk)
+            yield _write_points(tree, chunk, seed, year, settings, labelled), len(chunk)
         return
     with ThreadPoolExecutor(workers) as pool:
         futures = {
-            pool.submit(_write_points, tree, c, seed, year, settings): len(c) for c in chunks
+            pool.submit(_write_points, tree, c, seed, year, settings, labelled): len(c)
+            for c in chunks
         }
         try:
             for future in as_completed(futures):
@@ -134,21 +157,28 @@ def _summary(
     draw: int | None,
     settings: GeneratorSettings,
     images: int,
+    labelled: bool,
 ) -> dict:
     months = Counter(m for p in points for m in p.months)
+    # An unlabelled tree has no split folders: preparing it puts every record in UNASSIGNED.
+    split_folders = (
+        {s: sum(p.split_folder == s for p in points) for s in SPLIT_FOLDERS}
+        if labelled
+        else {UNASSIGNED: len(points)}
+    )
     return {
         "seed": seed,
         "year": year,
         # A draw replaces the character, so only the tuned generator's tree records one.
         **(asdict(character) if draw is None else {}),
         "draw": draw,
+        "labelled": labelled,
         "num_points": len(points),
         "images_written": images,
         "records": sum(len(p.months) for p in points),
+        # Of an unlabelled tree too: the crops its names leave out.
         "points_per_class": {c: sum(p.crop == c for p in points) for c in CLASSES},
-        "points_per_split_folder": {
-            s: sum(p.split_folder == s for p in points) for s in SPLIT_FOLDERS
-        },
+        "points_per_split_folder": split_folders,
         "points_per_month": {str(year * 100 + m): months[m] for m in MONTHS},
         "points_with_fewer_than_3_dates": sum(len(p.months) < 3 for p in points),
         # Everything the generator used, as JSON has it (tuples become lists).
@@ -169,6 +199,7 @@ def generate_tree(
     noise: float = 1.0,
     phenology_shift: float = 0.0,
     draw: int | None = None,
+    labelled: bool = True,
 ) -> dict:
     """Write a synthetic tree in the real 2019 layout at ``root``; return a JSON-able summary.
 
@@ -177,6 +208,8 @@ def generate_tree(
     defaults give the tree this function always wrote. ``draw`` (a non-negative integer) uses
     generator ``draw`` of the family in :mod:`.draws` instead, refused with a character;
     ``None`` is the tuned generator. The summary records the draw and every setting used.
+    ``labelled=False`` writes the same images as new data to predict on, in the layout
+    without classes (:func:`~cropland.data.layout.unlabelled_patch_path`).
     The same arguments, except ``workers``, give byte-identical files, whatever
     ``workers`` (threads; default: one per usable core, fewer for small trees). Files are
     written to a hidden sibling folder that replaces ``root`` only when complete; the summary
@@ -193,18 +226,19 @@ def generate_tree(
         workers = min(_usable_cores(), -(-num_points // POINTS_PER_CHUNK))
     points = plan_points(num_points, seed, settings)
     with atomic_output(root, folder=True, overwrite=overwrite) as staging:
-        for folder in {(p.split_folder, p.crop) for p in points}:
+        folders = {(p.split_folder, p.crop) for p in points} if labelled else {()}
+        for folder in folders:
             for sensor in SENSORS:
                 staging.joinpath(sensor, *folder).mkdir(parents=True)
         images = 0
         # On stderr, so that stdout carries only what the caller prints (the script's JSON).
         with Progress(console=Console(stderr=True), disable=not progress) as bar:
             task = bar.add_task("Writing synthetic patches", total=num_points)
-            chunks = _write_chunks(staging, points, seed, year, settings, workers)
+            chunks = _write_chunks(staging, points, seed, year, settings, labelled, workers)
             for written, done in chunks:
                 images += written
                 bar.advance(task, done)
-    summary = _summary(points, seed, year, character, draw, settings, images)
+    summary = _summary(points, seed, year, character, draw, settings, images, labelled)
     # The tree's own: its rename has refused a tree another run put at root meanwhile.
     write_json_atomic(tree_summary_path(root), summary, overwrite=True)
     return summary
