@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from cropland.data.augment import SequenceAugmentation
 from cropland.data.channels import channel_indices, channel_names, parse_sensors
-from cropland.data.layout import UNKNOWN_CLASS
+from cropland.data.layout import DATASET_PRODUCT_LEVEL, PRODUCT_LEVELS, UNKNOWN_CLASS
 from cropland.data.loader_settings import check_loader_settings
 from cropland.data.prepared_file import PreparedFile
 from cropland.data.sampling import EpochShuffleSampler
@@ -61,6 +61,7 @@ class CropSequenceDataModule(L.LightningDataModule):
         synthetic: dict | None = None,
         shuffle_seed: int = 0,
         test_province: str | None = None,
+        product_level: str = DATASET_PRODUCT_LEVEL,
     ) -> None:
         super().__init__()
         self.path = Path(path)
@@ -95,6 +96,12 @@ class CropSequenceDataModule(L.LightningDataModule):
         self.synthetic = synthetic
         self.shuffle_seed = shuffle_seed
         self.test_province = test_province
+        if product_level not in PRODUCT_LEVELS:
+            raise CroplandError(
+                f"data.product_level={product_level!r}: expected one of "
+                f"{', '.join(PRODUCT_LEVELS)} (the Sentinel-2 level the images were made from)"
+            )
+        self.product_level = product_level
         self.datasets: dict[str, CropSequenceDataset] = {}
         self._prepared_file: PreparedFile | None = None
 
@@ -259,6 +266,7 @@ class CropSequenceDataModule(L.LightningDataModule):
             "channel_mean": self.channel_mean.tolist(),
             "channel_std": self.channel_std.tolist(),
             "class_weights": self.class_weights.tolist(),
+            "product_level": self.product_level,
         }
 
     def _loader(self, name: str, sampler: Sampler | None = None) -> DataLoader:

@@ -98,6 +98,12 @@ class PatchName:
         return f"POINT_{self.point}_{self.date:06d}_{self.province}_{self.crop}_{self.sensor}.png"
 
 
+# Sentinel-2 product levels: top of atmosphere (L1C) and surface reflectance (L2A). The
+# dataset's patches look like L1C: their blue is the brightest band, as path radiance makes it.
+PRODUCT_LEVELS = ("l1c", "l2a")
+DATASET_PRODUCT_LEVEL = "l1c"
+
+
 def parse_patch_name(filename: str) -> PatchName | None:
     """Parse a patch file name; ``None`` when the name is not a patch of this layout.
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cropland.data.channels import sensors_of_channels
-from cropland.data.layout import IMAGE_SIZE, MONTHS
+from cropland.data.layout import DATASET_PRODUCT_LEVEL, IMAGE_SIZE, MONTHS
 from cropland.data.sentinel2_encoding import bands_for, pixel_bytes
 from cropland.errors import CroplandError
 from cropland.inference.checkpoint_choice import checkpoint_of
@@ -41,10 +41,6 @@ from cropland.mapping.monthly_windows import (
 from cropland.mapping.radiometry import check_level_matches
 from cropland.mapping.scene_reader import SceneReader
 from cropland.mapping.window_model import model_inputs, window_probabilities
-
-# The product level of the data a checkpoint was trained on when it does not say: the
-# dataset's patches, and the synthetic generator's, are top-of-atmosphere images.
-DEFAULT_MODEL_LEVEL = "l1c"
 
 
 def map_scene(cfg: DictConfig) -> Path:
@@ -78,7 +74,8 @@ def map_scene(cfg: DictConfig) -> Path:
         )
     device = torch.device(settings.device)
     model = model.to(device).eval()
-    model_level = str(model.hparams.get("product_level") or DEFAULT_MODEL_LEVEL)
+    # Checkpoints from before the level was recorded were trained on the dataset's level.
+    model_level = str(model.hparams.get("product_level") or DATASET_PRODUCT_LEVEL)
 
     with SceneReader(
         acquisitions,

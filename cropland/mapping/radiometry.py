@@ -15,9 +15,9 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from cropland.data.layout import PRODUCT_LEVELS
 from cropland.errors import CroplandError
 
-LEVELS = ("l1c", "l2a")
 DEFAULT_SCALE = 10000.0
 # The first acquisitions processed with baseline 04.00, whose numbers carry the offset.
 OFFSET_ERA = datetime.date(2022, 1, 25)
@@ -57,7 +57,7 @@ def level_from(text: str) -> str | None:
 def check_level_setting(level: str | None) -> str | None:
     if level is None:
         return None
-    if str(level).lower() not in LEVELS:
+    if str(level).lower() not in PRODUCT_LEVELS:
         raise CroplandError(f"product_level={level!r}: expected l1c, l2a or null (read it)")
     return str(level).lower()
 

@@ -24,6 +24,7 @@ import torch
 
 from cropland.data.channels import channel_names_problem
 from cropland.data.class_names import class_names_problem
+from cropland.data.layout import DATASET_PRODUCT_LEVEL, PRODUCT_LEVELS
 from cropland.errors import CroplandError, short_reason
 from cropland.models.networks import find_hydra_keys, network_class
 from cropland.models.published import is_published_state_dict
@@ -166,6 +167,12 @@ def check_model_settings(hparams: Mapping[str, Any], where: str) -> None:
     channels, classes = len(hparams["channels"]), len(hparams["classes"])
     _check_numbers(hparams["channel_mean"], channels, "channel", f"{where}.channel_mean")
     _check_numbers(hparams["channel_std"], channels, "channel", f"{where}.channel_std", above=0)
+    level = hparams.get("product_level", DATASET_PRODUCT_LEVEL)
+    if level not in PRODUCT_LEVELS:
+        raise CroplandError(
+            f"{where}.product_level: {str(level)[:40]!r} is not one of "
+            f"{', '.join(PRODUCT_LEVELS)}; refusing to load it"
+        )
     if hparams.get("class_weights") is not None:
         _check_numbers(
             hparams["class_weights"], classes, "class", f"{where}.class_weights", at_least=0

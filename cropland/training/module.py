@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torchmetrics import MeanMetric, MetricCollection
 
+from cropland.data.layout import DATASET_PRODUCT_LEVEL
 from cropland.models.networks import build_network
 from cropland.models.normalization import standardize_valid_steps
 from cropland.training.checkpoint_reading import read_checkpoint
@@ -54,6 +55,7 @@ class CropSequenceClassifier(L.LightningModule):
         scheduler: Mapping | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        product_level: str = DATASET_PRODUCT_LEVEL,
     ) -> None:
         super().__init__()
         # How the net runs, not what it is: not hyperparameters (see training/run_options.py).
@@ -70,6 +72,7 @@ class CropSequenceClassifier(L.LightningModule):
                 "class_weights": None
                 if class_weights is None
                 else [float(w) for w in class_weights],
+                "product_level": str(product_level),
             }
         )
         self.classes = list(classes)
