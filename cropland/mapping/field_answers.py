@@ -10,7 +10,6 @@ overlapping polygons each get all their pixels.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import pyogrio
 import rasterio
 import shapely
 from rasterio.features import geometry_mask
-from rasterio.windows import Window, from_bounds
+from rasterio.transform import rowcol
+from rasterio.windows import Window
 from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
@@ -55,6 +55,7 @@ def answer_fields(geometries: np.ndarray, probabilities: Path, months: Path) -> 
         pixels = np.zeros(len(geometries), dtype=np.int64)
         bits = np.zeros(len(geometries), dtype=np.uint16)
         transform = percent_file.transform
+        spans = _pixel_spans(geometries, transform, percent_file.height, percent_file.width)
         for _, tile in percent_file.block_windows(1):
             candidates = tree.query(shapely.box(*window_bounds(tile, transform)))
             if len(candidates) == 0:
@@ -63,10 +64,11 @@ def answer_fields(geometries: np.ndarray, probabilities: Path, months: Path) -> 
             seen = months_file.read(1, window=tile)
             mapped = percent[0] != NODATA
             for index in candidates:
-                box = _pixels_of(geometries[index], tile, transform)
-                if box is None:
+                top, left, bottom, right = spans[index]
+                rows = slice(max(top - tile.row_off, 0), min(bottom - tile.row_off, tile.height))
+                cols = slice(max(left - tile.col_off, 0), min(right - tile.col_off, tile.width))
+                if rows.start >= rows.stop or cols.start >= cols.stop:
                     continue
-                rows, cols = box
                 inside = geometry_mask(
                     [geometries[index]],
                     out_shape=(rows.stop - rows.start, cols.stop - cols.start),
@@ -88,16 +90,15 @@ def answer_fields(geometries: np.ndarray, probabilities: Path, months: Path) -> 
     return FieldAnswers(pixels, mean, bits)
 
 
-def _pixels_of(geometry, tile: Window, transform) -> tuple[slice, slice] | None:
-    """The rows and columns of ``tile`` that ``geometry``'s bounding box reaches, or None."""
-    cover = from_bounds(*geometry.bounds, transform=transform)
-    row0 = max(math.floor(cover.row_off) - tile.row_off, 0)
-    col0 = max(math.floor(cover.col_off) - tile.col_off, 0)
-    row1 = min(math.ceil(cover.row_off + cover.height) - tile.row_off, tile.height)
-    col1 = min(math.ceil(cover.col_off + cover.width) - tile.col_off, tile.width)
-    if row0 >= row1 or col0 >= col1:
-        return None
-    return slice(row0, row1), slice(col0, col1)
+def _pixel_spans(geometries: np.ndarray, transform, height: int, width: int) -> np.ndarray:
+    """Per geometry, the pixels of the grid its bounding box reaches: ``(fields, 4)`` first row,
+    first column, row and column past the last, within the grid (north-up)."""
+    min_x, min_y, max_x, max_y = np.nan_to_num(shapely.bounds(geometries)).T
+    top, left = rowcol(transform, min_x, max_y, op=np.floor)
+    bottom, right = rowcol(transform, max_x, min_y, op=np.ceil)
+    rows = np.clip(np.stack([top, bottom]), 0, height)
+    cols = np.clip(np.stack([left, right]), 0, width)
+    return np.stack([rows[0], cols[0], rows[1], cols[1]], axis=1).astype(np.int64)
 
 
 def answered_table(
