@@ -31,6 +31,7 @@ from cropland.io import Interrupted, atomic_output, refuse_to_replace, write_jso
 from cropland.mapping.band_folders import read_band_folders
 from cropland.mapping.blending import BlockBlend
 from cropland.mapping.field_answers import (
+    FieldAnswers,
     answer_fields,
     answered_table,
     without_pixels_line,
@@ -196,7 +197,7 @@ def map_scene(cfg: DictConfig) -> Path:
     return output
 
 
-def _fields_record(fields: FieldPolygons, answers, outputs: dict) -> dict:
+def _fields_record(fields: FieldPolygons, answers: FieldAnswers, outputs: dict) -> dict:
     return {
         "file": str(fields.path),
         "layer": fields.layer,
@@ -297,9 +298,9 @@ def _put_in_place(
         }
         writer.copy_as_cogs(temporary)
         if fields_table is not None:
-            geopackage, csv = (
-                stack.enter_context(atomic_output(outputs[key], overwrite=overwrite))
-                for key in (FIELDS_GEOPACKAGE, FIELDS_CSV)
+            geopackage = stack.enter_context(
+                atomic_output(outputs[FIELDS_GEOPACKAGE], overwrite=overwrite)
             )
+            csv = stack.enter_context(atomic_output(outputs[FIELDS_CSV], overwrite=overwrite))
             write_field_files(fields_table, geopackage, csv)
         write_json_atomic(outputs[SIDECAR], sidecar, overwrite=overwrite)
