@@ -19,7 +19,14 @@ from cropland.errors import CroplandError
 from cropland.io import atomic_output, write_json_atomic
 
 _RUN = "run.json"
-_PART_KEYS = ("classes", "probabilities", "confidence", "windows_per_month")
+# What a finished block keeps, and in what type.
+_PARTS = {
+    "classes": np.uint8,
+    "probabilities": np.uint8,
+    "confidence": np.uint8,
+    "windows_per_month": np.int64,
+    "month_bits": np.uint16,
+}
 
 
 def file_identity(path: Path) -> dict:
@@ -67,28 +74,28 @@ class FinishedBlocks:
             "probabilities": (classes, *shape),
             "confidence": shape,
             "windows_per_month": (months,),
+            "month_bits": shape,
         }
         # The sizes the archive declares, before anything is unpacked: a crafted file stays small.
-        limit = classes * shape[0] * shape[1] + 4096
+        # (A block kept by an earlier version, without month_bits, is mapped again.)
+        limit = max(classes, 2) * shape[0] * shape[1] + 4096
         try:
             with zipfile.ZipFile(path) as archive:
                 if any(info.file_size > limit for info in archive.infolist()):
                     return None
             with np.load(path, allow_pickle=False) as stored:
-                parts = {key: stored[key] for key in _PART_KEYS}
+                parts = {key: stored[key] for key in _PARTS}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
-        if any(parts[k].shape != expected[k] for k in _PART_KEYS):
+        if any(parts[k].shape != expected[k] for k in _PARTS):
             return None
-        if any(parts[k].dtype != np.uint8 for k in _PART_KEYS[:3]):
-            return None
-        if parts["windows_per_month"].dtype != np.int64:
+        if any(parts[k].dtype != _PARTS[k] for k in _PARTS):
             return None
         return parts
 
     def save(self, number: int, parts: dict) -> None:
         with atomic_output(self._path(number), overwrite=True) as tmp, open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **{k: parts[k] for k in _PART_KEYS})
+            np.savez_compressed(handle, **{k: parts[k] for k in _PARTS})
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

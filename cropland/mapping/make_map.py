@@ -5,7 +5,8 @@ model's patch size whose pixels reach the block (windows on a ``stride`` grid ov
 scene, plus one flush with each far edge) is read with its months, classified, and blended into
 the block (:mod:`cropland.mapping.blending`). A window's answer does not depend on the block
 that computes it, so the blocks join without seams, and memory stays that of one block
-whatever the scene's size.
+whatever the scene's size. With ``fields=``, each polygon gets an answer from the map once
+it is written (:mod:`cropland.mapping.field_answers`), from the pixels' months kept beside.
 """
 
 from __future__ import annotations
@@ -29,13 +30,30 @@ from cropland.inference.model_loading import load_model
 from cropland.io import Interrupted, atomic_output, refuse_to_replace, write_json_atomic
 from cropland.mapping.band_folders import read_band_folders
 from cropland.mapping.blending import BlockBlend
+from cropland.mapping.field_answers import (
+    FieldAnswers,
+    answer_fields,
+    answered_table,
+    without_pixels_line,
+    write_field_files,
+)
+from cropland.mapping.field_polygons import FieldPolygons, fields_on_grid, read_fields
 from cropland.mapping.finished_blocks import FinishedBlocks, file_identity
 from cropland.mapping.map_files import MapWriter, block_parts
-from cropland.mapping.map_settings import MapSettings, map_outputs, map_settings, parts_folder
+from cropland.mapping.map_settings import (
+    FIELDS_CSV,
+    FIELDS_GEOPACKAGE,
+    SIDECAR,
+    MapSettings,
+    map_outputs,
+    map_settings,
+    parts_folder,
+)
 from cropland.mapping.monthly_windows import (
     WindowSequences,
     choose_months,
     cloud_shares,
+    month_bits,
     window_origins,
 )
 from cropland.mapping.radiometry import check_level_matches
@@ -44,13 +62,18 @@ from cropland.mapping.window_model import model_inputs, window_probabilities
 
 
 def map_scene(cfg: DictConfig) -> Path:
-    """Write the class map, probabilities, confidence and sidecar; returns the class map."""
+    """Write the class map, probabilities, confidence and sidecar, and the answers per field
+    with ``fields``; returns the class map."""
     settings = map_settings(cfg)
     outputs = map_outputs(cfg)
     output = outputs["output"]
     source = Path(cfg.input)
     ckpt_path = checkpoint_of(cfg)
-    refuse_to_replace(outputs, {"input": source, "ckpt_path": ckpt_path}, cfg.overwrite)
+    inputs = {"input": source, "ckpt_path": ckpt_path}
+    if cfg.get("fields"):
+        inputs["fields"] = Path(cfg.fields)
+    refuse_to_replace(outputs, inputs, cfg.overwrite)
+    fields = read_fields(inputs["fields"], cfg.get("fields_layer")) if "fields" in inputs else None
 
     loaded = load_model(ckpt_path)
     if loaded.classifier is None:
@@ -92,6 +115,7 @@ def map_scene(cfg: DictConfig) -> Path:
                 f"input={source}: {grid.width} x {grid.height} pixels is smaller than one "
                 f"{IMAGE_SIZE} x {IMAGE_SIZE} window; map a larger area"
             )
+        field_geometries = fields_on_grid(fields, grid) if fields is not None else None
         run = {
             "checkpoint": file_identity(ckpt_path),
             "input": [file_identity(p) for a in acquisitions for p in _files_of(a)],
@@ -103,7 +127,7 @@ def map_scene(cfg: DictConfig) -> Path:
         blocks = list(_blocks(grid.height, grid.width, settings.block_size))
         writer_folder = finished.folder / "assembly"
         writer_folder.mkdir(exist_ok=True)
-        writer = MapWriter(writer_folder, grid, classes)
+        writer = MapWriter(writer_folder, grid, classes, month_bits=fields is not None)
         try:
             with _progress(cfg.progress) as bar:
                 area = grid.width * grid.height * grid.pixel_area_m2 / 1e6
@@ -123,13 +147,17 @@ def map_scene(cfg: DictConfig) -> Path:
                         : len(classes)
                     ]
                     bar.update(task, advance=1, km2=area * (number + 1) / len(blocks))
+            writer.close()
+            answers = None
+            if fields is not None:
+                probabilities = writer.paths["probabilities"]
+                answers = answer_fields(field_geometries, probabilities, writer.months_path)
         except KeyboardInterrupt:
             writer.close()
             raise Interrupted(
                 f"nothing written at {output}; the finished blocks are kept in "
                 f"{finished.folder}: run the same command again to go on from them"
             ) from None
-        writer.close()
         radiometry = [
             {"date": f"{a.date:%Y-%m-%d}", **r.as_record()}
             for a, r in zip(acquisitions, reader.radiometry, strict=True)
@@ -153,10 +181,27 @@ def map_scene(cfg: DictConfig) -> Path:
             c: round(n * hectares, 2) for c, n in zip(classes, counts.tolist(), strict=True)
         },
     }
-    _put_in_place(writer, outputs, sidecar, cfg.overwrite)
+    table = None
+    if fields is not None:
+        table = answered_table(fields, answers, classes)
+        sidecar["fields"] = _fields_record(fields, answers, outputs)
+        line = without_pixels_line(fields, answers)
+        if line:
+            print(line, flush=True)
+    _put_in_place(writer, outputs, sidecar, table, cfg.overwrite)
     finished.remove()
     print(f"wrote {output}", flush=True)
     return output
+
+
+def _fields_record(fields: FieldPolygons, answers: FieldAnswers, outputs: dict) -> dict:
+    return {
+        "file": str(fields.path),
+        "layer": fields.layer,
+        "count": len(answers.pixels),
+        "without_pixels": int(answers.without_pixels.sum()),
+        "outputs": [str(outputs[FIELDS_GEOPACKAGE]), str(outputs[FIELDS_CSV])],
+    }
 
 
 def _files_of(acquisition) -> list[Path]:
@@ -203,12 +248,13 @@ def _map_block(
     for date in np.unique(sequences.chosen[sequences.chosen >= 0]):
         block_bytes[date] = pixel_bytes(block.reflectance(date), sensors)
     blend = BlockBlend(num_classes, top, left, height, width, size)
+    bits = month_bits(sequences.chosen, months)
     batches = model_inputs(block_bytes, sequences, sensors, size, settings.batch_size)
     for numbers, batch in batches:
         probabilities = window_probabilities(model, batch, device)
-        blend.add(sequences.origins[numbers] + [first_row, first_col], probabilities)
+        blend.add(sequences.origins[numbers] + [first_row, first_col], probabilities, bits[numbers])
     probabilities, covered = blend.probabilities()
-    parts = block_parts(probabilities, covered)
+    parts = block_parts(probabilities, covered, blend.month_bits)
     # Windows are counted by the block their top-left pixel is in, so each counts once.
     inside = (sequences.origins[:, 0] + first_row >= top) & (
         sequences.origins[:, 1] + first_col >= left
@@ -235,8 +281,11 @@ def _progress(enabled: bool):
         yield bar
 
 
-def _put_in_place(writer: MapWriter, outputs: dict, sidecar: dict, overwrite: bool) -> None:
-    """The COGs and the sidecar, each under a temporary name renamed at the end."""
+def _put_in_place(
+    writer: MapWriter, outputs: dict, sidecar: dict, fields_table, overwrite: bool
+) -> None:
+    """The COGs, the fields' files and the sidecar, each under a temporary name renamed at the
+    end."""
     keys = list(outputs)
     names = {"classes": keys[0], "probabilities": keys[1], "confidence": keys[2]}
     with contextlib.ExitStack() as stack:
@@ -245,4 +294,10 @@ def _put_in_place(writer: MapWriter, outputs: dict, sidecar: dict, overwrite: bo
             for name, key in names.items()
         }
         writer.copy_as_cogs(temporary)
-        write_json_atomic(outputs[keys[3]], sidecar, overwrite=overwrite)
+        if fields_table is not None:
+            geopackage = stack.enter_context(
+                atomic_output(outputs[FIELDS_GEOPACKAGE], overwrite=overwrite)
+            )
+            csv = stack.enter_context(atomic_output(outputs[FIELDS_CSV], overwrite=overwrite))
+            write_field_files(fields_table, geopackage, csv)
+        write_json_atomic(outputs[SIDECAR], sidecar, overwrite=overwrite)

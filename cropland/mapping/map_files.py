@@ -3,7 +3,8 @@ Cloud-Optimized GeoTIFF in the scene's CRS and grid, with overviews.
 
 Finished blocks are kept as files in a parts folder beside the output (so a stopped run goes
 on from them); the GeoTIFFs are assembled from those at the end, block by block, into
-temporary files renamed into place.
+temporary files renamed into place. Where answers per field are asked for, the months of each
+pixel's windows are assembled too, into a GeoTIFF that stays in the parts folder.
 """
 
 from __future__ import annotations
@@ -34,16 +35,16 @@ def class_colours(classes: list[str]) -> dict[int, tuple[int, int, int, int]]:
     return colours
 
 
-def _profile(grid: Grid, count: int) -> dict:
+def _profile(grid: Grid, count: int, dtype: str = "uint8", nodata: int = NODATA) -> dict:
     return {
         "driver": "GTiff",
         "width": grid.width,
         "height": grid.height,
         "count": count,
-        "dtype": "uint8",
+        "dtype": dtype,
         "crs": grid.crs,
         "transform": grid.transform,
-        "nodata": NODATA,
+        "nodata": nodata,
         "tiled": True,
         "blockxsize": _TILE,
         "blockysize": _TILE,
@@ -52,9 +53,11 @@ def _profile(grid: Grid, count: int) -> dict:
 
 
 class MapWriter:
-    """Writes blocks into three plain tiled GeoTIFFs, then copies each to a COG."""
+    """Writes blocks into three plain tiled GeoTIFFs, then copies each to a COG; with
+    ``month_bits``, also the months of each pixel's windows (uint16 bitmask, 0 where unmapped)
+    into ``months_path``, which is never copied out."""
 
-    def __init__(self, folder: Path, grid: Grid, classes: list[str]) -> None:
+    def __init__(self, folder: Path, grid: Grid, classes: list[str], month_bits: bool) -> None:
         self.classes = classes
         self.paths = {
             "classes": folder / "classes.tif",
@@ -66,6 +69,11 @@ class MapWriter:
             name: rasterio.open(path, "w", **_profile(grid, counts[name]))
             for name, path in self.paths.items()
         }
+        self.months_path = folder / "months.tif" if month_bits else None
+        self._months = None
+        if self.months_path is not None:
+            profile = _profile(grid, 1, dtype="uint16", nodata=0)
+            self._months = rasterio.open(self.months_path, "w", **profile)
         classes_file = self._files["classes"]
         classes_file.write_colormap(1, class_colours(classes))
         classes_file.set_band_description(1, "crop type")
@@ -78,10 +86,14 @@ class MapWriter:
         self._files["classes"].write(parts["classes"], 1, window=window)
         self._files["probabilities"].write(parts["probabilities"], window=window)
         self._files["confidence"].write(parts["confidence"], 1, window=window)
+        if self._months is not None:
+            self._months.write(parts["month_bits"], 1, window=window)
 
     def close(self) -> None:
         for file in self._files.values():
             file.close()
+        if self._months is not None:
+            self._months.close()
 
     def copy_as_cogs(self, destinations: dict[str, Path]) -> None:
         """Each plain GeoTIFF as a Cloud-Optimized GeoTIFF at its (temporary) destination:
@@ -99,13 +111,20 @@ class MapWriter:
             os.remove(source)
 
 
-def block_parts(probabilities: np.ndarray, covered: np.ndarray) -> dict[str, np.ndarray]:
+def block_parts(
+    probabilities: np.ndarray, covered: np.ndarray, month_bits: np.ndarray
+) -> dict[str, np.ndarray]:
     """uint8 class map, percent probabilities and percent confidence of a block, NODATA where
-    no window reached."""
+    no window reached, and the months of the windows that reached each pixel."""
     classes = probabilities.argmax(axis=0).astype(np.uint8)
     percent = np.rint(probabilities * 100).astype(np.uint8)
     confidence = np.rint(probabilities.max(axis=0) * 100).astype(np.uint8)
     classes[~covered] = NODATA
     percent[:, ~covered] = NODATA
     confidence[~covered] = NODATA
-    return {"classes": classes, "probabilities": percent, "confidence": confidence}
+    return {
+        "classes": classes,
+        "probabilities": percent,
+        "confidence": confidence,
+        "month_bits": np.where(covered, month_bits, 0).astype(np.uint16),
+    }

@@ -12,6 +12,10 @@ from cropland.errors import CroplandError
 from cropland.mapping.radiometry import check_level_setting
 
 RASTER_OUTPUT = (".tif", ".tiff")
+# The keys of map_outputs that are not GeoTIFFs.
+SIDECAR = "the sidecar beside output"
+FIELDS_GEOPACKAGE = "the fields beside output"
+FIELDS_CSV = "the fields table beside output"
 
 
 @dataclass(frozen=True)
@@ -90,20 +94,28 @@ def map_settings(cfg: DictConfig) -> MapSettings:
 
 
 def map_outputs(cfg: DictConfig) -> dict[str, Path]:
-    """``output`` (the class map) and the files written beside it, keyed as messages name
-    them."""
+    """``output`` (the class map) and the files written beside it (the answers per field when
+    ``fields`` is set), keyed as messages name them."""
     output = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir) / "map.tif"
     if output.suffix.lower() not in RASTER_OUTPUT:
         raise CroplandError(f"output={output}: expected a GeoTIFF file name ending in .tif")
     if output.is_dir():
         raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/map.tif")
     stem = output.with_suffix("")
-    return {
+    outputs = {
         "output": output,
         "the probabilities beside output": Path(f"{stem}_probabilities{output.suffix}"),
         "the confidence beside output": Path(f"{stem}_confidence{output.suffix}"),
-        "the sidecar beside output": Path(f"{stem}.json"),
+        SIDECAR: Path(f"{stem}.json"),
     }
+    if cfg.get("fields"):
+        outputs[FIELDS_GEOPACKAGE] = Path(f"{stem}_fields.gpkg")
+        outputs[FIELDS_CSV] = Path(f"{stem}_fields.csv")
+    elif cfg.get("fields_layer") is not None:
+        raise CroplandError(
+            f"fields_layer={cfg.fields_layer} without fields=; set fields=<polygons file> too"
+        )
+    return outputs
 
 
 def parts_folder(output: Path) -> Path:

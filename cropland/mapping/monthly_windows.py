@@ -70,3 +70,15 @@ def choose_months(
         usable = in_month[np.arange(len(best)), best] <= max_cloud
         chosen[usable, m] = dates[best[usable]]
     return chosen
+
+
+def month_bits(chosen: np.ndarray, months: tuple[int, ...]) -> np.ndarray:
+    """Per window, the months its sequence holds as a bitmask (bit ``m - 1`` for month ``m``),
+    uint16: ``chosen`` is ``(windows, months)`` as :func:`choose_months` gives it."""
+    bits = np.left_shift(1, np.asarray(months, dtype=np.uint16) - 1).astype(np.uint16)
+    return np.bitwise_or.reduce(np.where(chosen >= 0, bits, 0).astype(np.uint16), axis=1)
+
+
+def months_of_bits(bits: int) -> list[int]:
+    """The calendar months of a :func:`month_bits` mask."""
+    return [month for month in range(1, 13) if bits >> (month - 1) & 1]
