@@ -93,6 +93,10 @@ class FinishedBlocks:
             return None
         return parts
 
+    def count(self) -> int:
+        """How many blocks an earlier run finished (each is checked again when loaded)."""
+        return sum(1 for _ in self.folder.glob("block_*.npz"))
+
     def save(self, number: int, parts: dict) -> None:
         with atomic_output(self._path(number), overwrite=True) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(handle, **{k: parts[k] for k in _PARTS})

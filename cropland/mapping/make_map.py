@@ -125,6 +125,13 @@ def map_scene(cfg: DictConfig) -> Path:
         counts = np.zeros(len(classes), dtype=np.int64)
         windows_per_month = np.zeros(len(months), dtype=np.int64)
         blocks = list(_blocks(grid.height, grid.width, settings.block_size))
+        earlier = finished.count()
+        if earlier:
+            print(
+                f"going on from {min(earlier, len(blocks))} of {len(blocks)} blocks finished "
+                f"by an earlier run (in {finished.folder})",
+                flush=True,
+            )
         writer_folder = finished.folder / "assembly"
         writer_folder.mkdir(exist_ok=True)
         writer = MapWriter(writer_folder, grid, classes, month_bits=fields is not None)
