@@ -65,6 +65,8 @@ class MultirunSummary(AtMultirunEnd):
             return
         failed = job_return.status == JobStatus.FAILED
         error = job_return._return_value if failed else None
+        # What a job made, when its script returns a file (map.py its map, predict.py its CSV).
+        made = None if failed else job_return.return_value
         write_json_atomic(
             Path(config.hydra.runtime.output_dir) / JOB_FILE,
             {
@@ -72,6 +74,7 @@ class MultirunSummary(AtMultirunEnd):
                 "overrides": " ".join(job_return.overrides or []),
                 "status": "failed" if failed else "completed",
                 "error": _one_line(error) if error is not None else "",
+                "result": str(made) if isinstance(made, str | Path) else "",
             },
         )
 
@@ -111,7 +114,7 @@ def _job_record(job_file: Path) -> dict[str, Any]:
     if not isinstance(record, dict):
         record, problem = {}, "not a JSON object"
     job = record.get("job")
-    texts = {key: record.get(key) for key in ("overrides", "status", "error")}
+    texts = {key: record.get(key) for key in ("overrides", "status", "error", "result")}
     fields = {
         "job": job if isinstance(job, int) and not isinstance(job, bool) else -1,
         **{key: value if isinstance(value, str) else "" for key, value in texts.items()},
@@ -145,12 +148,16 @@ def _table(rows: list[dict[str, Any]], folder: Path) -> Table:
             + [str(folder / SUMMARY_FILE)]
         ),
     )
-    for column in ("job", "overrides that differ", "status", *SCORES):
+    # Score columns only where some job has the score (a multirun of map.py has none).
+    scored = [s for s in SCORES if any(row[s] is not None for row in rows)]
+    made = any(row["result"] for row in rows)
+    for column in ("job", "overrides that differ", "status", *scored, *(["result"] * made)):
         table.add_column(column)
     # The overrides every job shares say nothing about the differences: show the others.
     shared = set.intersection(*(set(row["overrides"].split()) for row in rows))
     for row in rows:
         varied = " ".join(o for o in row["overrides"].split() if o not in shared)
-        scores = ["" if row[s] is None else f"{row[s]:.3f}" for s in SCORES]
-        table.add_row(str(row["job"]), varied, row["status"], *scores)
+        scores = ["" if row[s] is None else f"{row[s]:.3f}" for s in scored]
+        result = [row["result"]] if made else []
+        table.add_row(str(row["job"]), varied, row["status"], *scores, *result)
     return table

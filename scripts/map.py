@@ -6,6 +6,8 @@ existing output is replaced only with overwrite=true; a stopped run goes on from
 blocks when started again with the same settings.
 """
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
@@ -17,8 +19,8 @@ from cropland.mapping.make_map import map_scene
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="map")
 @exit_on_user_error
-def main(cfg: DictConfig) -> None:
-    map_scene(cfg)
+def main(cfg: DictConfig) -> Path:
+    return map_scene(cfg)  # a multirun's summary names each job's file
 
 
 if __name__ == "__main__":

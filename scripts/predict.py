@@ -5,6 +5,8 @@ predicted class, its probability and one probability column per class. Works on 
 labels and with 1 to 5 months. An existing output is replaced only with overwrite=true.
 """
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
@@ -16,8 +18,8 @@ from cropland.inference.predict import predict_to_csv
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 @exit_on_user_error
-def main(cfg: DictConfig) -> None:
-    predict_to_csv(cfg)
+def main(cfg: DictConfig) -> Path:
+    return predict_to_csv(cfg)  # a multirun's summary names each job's file
 
 
 if __name__ == "__main__":
