@@ -3,12 +3,9 @@ temporary files removed; SIGTERM still ends it cleanly with 143."""
 
 from __future__ import annotations
 
-import os
-import resource
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,30 +13,13 @@ from omegaconf import OmegaConf
 
 from cropland.cli import exit_on_user_error
 from cropland.io import TEMP_MARK, write_text_atomic
+from tests.interrupted_runs import (
+    WAIT_THERE,
+    interrupt_once,
+    start_patched,
+    tmpdir_of,
+)
 from tests.script_runs import PROJECT_ROOT, TINY_TRAINING
-
-# Generous for torch, Lightning and HDF5 in one process; a runaway allocation still stops.
-MEMORY_LIMIT = 16 * 2**30
-
-# scripts/<name>, run as a user runs it, once PATCH has made one step of its work create
-# $READY_FILE (then wait, or go on slowly) so that a signal lands while it works.
-PATCHED_RUN = """
-import os, runpy, sys, time
-from pathlib import Path
-
-def ready():
-    Path(os.environ["READY_FILE"]).touch()
-
-{patch}
-sys.argv = sys.argv[1:]  # [scripts/<name>, overrides...], as when run directly
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-WAIT_THERE = """
-def wait_there(*args, **kwargs):
-    ready()
-    time.sleep(300)
-"""
 
 PATCHES = {
     # While it predicts, with the input tree prepared into a temporary folder.
@@ -59,49 +39,6 @@ m._decode_batch = slow_decode
 m.BATCH_RECORDS = 4
 """,
 }
-
-
-def _bounded_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
-def _start(script: str, overrides: list[str], tmp_path: Path, patch: str = "") -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PYTHONWARNINGS": "ignore",
-        "CUDA_VISIBLE_DEVICES": "",
-        "READY_FILE": str(tmp_path / "ready"),
-        "TMPDIR": str(_tmpdir(tmp_path)),
-    }
-    program = PATCHED_RUN.format(patch=patch)
-    return subprocess.Popen(
-        [sys.executable, "-c", program, str(PROJECT_ROOT / "scripts" / script), *overrides],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_bounded_memory,
-    )
-
-
-def _tmpdir(tmp_path: Path) -> Path:
-    folder = tmp_path / "tmpdir"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-def _interrupt_once(process: subprocess.Popen, ready: Path, number: int) -> tuple[str, str]:
-    """Send signal ``number`` once ``ready`` exists; the process's stdout and stderr."""
-    deadline = time.monotonic() + 240
-    while not ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            out, err = process.communicate()
-            raise AssertionError(f"the run ended or hung before its work began:\n{err[-3000:]}")
-        time.sleep(0.01)
-    process.send_signal(number)
-    return process.communicate(timeout=240)
 
 
 def _temp_files(folder: Path) -> list[Path]:
@@ -139,15 +76,15 @@ def test_an_interrupted_predict_says_so_and_leaves_nothing(
         "progress=false",
         f"hydra.run.dir={tmp_path / 'hydra'}",
     ]
-    process = _start("predict.py", overrides, tmp_path, PATCHES["predict.py"])
-    assert [p.name for p in _tmpdir(tmp_path).iterdir()] == []
-    _, stderr = _interrupt_once(process, tmp_path / "ready", number)
+    process = start_patched("predict.py", overrides, tmp_path, PATCHES["predict.py"])
+    assert [p.name for p in tmpdir_of(tmp_path).iterdir()] == []
+    _, stderr = interrupt_once(process, tmp_path / "ready", number)
 
     assert process.returncode == status, stderr[-3000:]
     assert stderr.splitlines() == [line.format(output=output)]
     assert list(out.iterdir()) == []
     # The input tree's temporary conversion is gone too.
-    assert not list(_tmpdir(tmp_path).glob("cropland-predict-*"))
+    assert not list(tmpdir_of(tmp_path).glob("cropland-predict-*"))
 
 
 def test_an_interrupted_export_removes_its_temp_file(trained_run, tmp_path, out):
@@ -158,8 +95,8 @@ def test_an_interrupted_export_removes_its_temp_file(trained_run, tmp_path, out)
         f"output={output}",
         f"hydra.run.dir={tmp_path / 'hydra'}",
     ]
-    process = _start("export.py", overrides, tmp_path, PATCHES["export.py"])
-    _, stderr = _interrupt_once(process, tmp_path / "ready", signal.SIGINT)
+    process = start_patched("export.py", overrides, tmp_path, PATCHES["export.py"])
+    _, stderr = interrupt_once(process, tmp_path / "ready", signal.SIGINT)
 
     assert process.returncode == 130, stderr[-3000:]
     assert stderr.splitlines() == [f"interrupted; nothing written at {output}"]
@@ -170,8 +107,8 @@ def test_an_interrupted_prepare_says_so(synthetic_tree, tmp_path, out):
     dst = out / "ca.h5"
     overrides = [f"src={synthetic_tree}", f"dst={dst}", "progress=false"]
     overrides.append(f"paths.log_dir={tmp_path / 'logs'}")
-    process = _start("prepare.py", overrides, tmp_path, PATCHES["prepare.py"])
-    _, stderr = _interrupt_once(process, tmp_path / "ready", signal.SIGINT)
+    process = start_patched("prepare.py", overrides, tmp_path, PATCHES["prepare.py"])
+    _, stderr = interrupt_once(process, tmp_path / "ready", signal.SIGINT)
 
     assert process.returncode == 130, stderr[-3000:]
     assert stderr.splitlines() == [f"interrupted; nothing written at {dst}"]
@@ -189,8 +126,8 @@ def test_an_interrupted_training_names_the_checkpoint_to_resume_from(prepared_fi
         "callbacks.early_stopping=null",
         f"hydra.run.dir={run}",
     ]
-    process = _start("train.py", overrides, tmp_path)
-    _, stderr = _interrupt_once(process, last, signal.SIGINT)
+    process = start_patched("train.py", overrides, tmp_path)
+    _, stderr = interrupt_once(process, last, signal.SIGINT)
 
     assert process.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
@@ -254,6 +191,6 @@ def test_ctrl_c_while_a_script_starts_is_one_line_too(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    _, stderr = _interrupt_once(process, ready, signal.SIGINT)
+    _, stderr = interrupt_once(process, ready, signal.SIGINT)
     assert process.returncode == 130
     assert stderr.strip().splitlines() == ["interrupted while starting; nothing written"]

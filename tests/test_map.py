@@ -11,37 +11,10 @@ import pytest
 
 from tests.band_scene import write_band, write_scene
 from tests.extras import needs_extra
+from tests.map_runs import read, run_map
 from tests.refusals import assert_refused
-from tests.script_runs import call_script
 
 pytestmark = needs_extra("maps")
-
-
-def run_map(tmp_path: Path, checkpoint: Path, scene: Path, *overrides: str, name="map.tif"):
-    return call_script(
-        "map.py",
-        f"ckpt_path={checkpoint}",
-        f"input={scene}",
-        f"output={tmp_path / name}",
-        f"hydra.run.dir={tmp_path / ('run_' + name)}",
-        "progress=false",
-        *overrides,
-    )
-
-
-def read(path: Path) -> tuple[np.ndarray, dict]:
-    import rasterio
-
-    with rasterio.open(path) as dataset:
-        return dataset.read(), {
-            "crs": dataset.crs.to_string(),
-            "transform": dataset.transform,
-            "nodata": dataset.nodata,
-            "descriptions": dataset.descriptions,
-            "tags": dataset.tags(1),
-            "colormap": dataset.colormap(1) if dataset.count == 1 and path.stem == "map" else None,
-            "driver_layout": dataset.tags(ns="IMAGE_STRUCTURE").get("LAYOUT"),
-        }
 
 
 @pytest.fixture(scope="module")

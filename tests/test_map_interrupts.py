@@ -11,8 +11,8 @@ import pytest
 
 from tests.band_scene import write_scene
 from tests.extras import needs_extra
-from tests.test_interrupts import _interrupt_once, _start
-from tests.test_map import read, run_map
+from tests.interrupted_runs import interrupt_once, start_patched
+from tests.map_runs import read, run_map
 
 pytestmark = needs_extra("maps")
 
@@ -43,7 +43,7 @@ def start_map(tmp_path: Path, checkpoint: Path, scene: Path, out: Path):
         "progress=false",
         "block_size=65",
     ]
-    return _start("map.py", settings, tmp_path, AFTER_FIRST_BLOCK)
+    return start_patched("map.py", settings, tmp_path, AFTER_FIRST_BLOCK)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_a_stopped_map_leaves_no_output(tmp_path, trained_run, scene, number, st
     out = tmp_path / "out"
     out.mkdir()
     process = start_map(tmp_path, trained_run.best_checkpoint, scene, out)
-    _, stderr = _interrupt_once(process, tmp_path / "ready", number)
+    _, stderr = interrupt_once(process, tmp_path / "ready", number)
     assert process.returncode == status, stderr[-3000:]
     assert line in stderr and "Traceback" not in stderr, stderr[-3000:]
     assert not any((out / name).exists() for name in OUTPUTS)
@@ -69,7 +69,7 @@ def test_a_killed_map_goes_on_to_the_uninterrupted_map(tmp_path, trained_run, sc
     out = tmp_path / "out"
     out.mkdir()
     process = start_map(tmp_path, trained_run.best_checkpoint, scene, out)
-    _interrupt_once(process, tmp_path / "ready", signal.SIGKILL)
+    interrupt_once(process, tmp_path / "ready", signal.SIGKILL)
     assert not any((out / name).exists() for name in OUTPUTS)
     resumed = run_map(out, trained_run.best_checkpoint, scene, "block_size=65")
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -11,9 +11,9 @@ import torch
 
 from tests.band_scene import write_band, write_scene
 from tests.extras import needs_extra
+from tests.map_runs import run_map
 from tests.refusals import assert_refused
 from tests.script_runs import TINY_TRAINING, call_script
-from tests.test_map import run_map
 
 pytestmark = needs_extra("maps")
 
