@@ -46,6 +46,9 @@ def test_map_writes_cogs_in_the_scenes_grid(tmp_path, trained_run, scene):
     assert sum(sidecar["pixels"].values()) == int(mapped.sum())
     assert sidecar["hectares"][names[int(classes[0][mapped][0])]] > 0
     assert [a["level"] for a in sidecar["acquisitions"]] == ["l1c"] * 7
+    seconds = sidecar["seconds"]
+    assert list(seconds) == ["read", "preprocess", "model", "blend", "write"]
+    assert seconds["model"] > 0 and min(seconds.values()) >= 0
     assert not (tmp_path / "map.tif.parts").exists()
 
 

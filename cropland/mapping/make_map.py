@@ -58,6 +58,7 @@ from cropland.mapping.monthly_windows import (
 )
 from cropland.mapping.radiometry import check_level_matches
 from cropland.mapping.scene_reader import SceneReader
+from cropland.mapping.stage_clock import StageClock
 from cropland.mapping.window_model import model_inputs, window_probabilities
 
 
@@ -125,6 +126,7 @@ def map_scene(cfg: DictConfig) -> Path:
         counts = np.zeros(len(classes), dtype=np.int64)
         windows_per_month = np.zeros(len(months), dtype=np.int64)
         blocks = list(_blocks(grid.height, grid.width, settings.block_size))
+        clock = StageClock()
         earlier = finished.count()
         if earlier:
             print(
@@ -144,11 +146,13 @@ def map_scene(cfg: DictConfig) -> Path:
                     if parts is None:
                         parts = _map_block(
                             reader, model, device, sensors, months, settings,
-                            (top, left, height, width), date_months, len(classes),
+                            (top, left, height, width), date_months, len(classes), clock,
                         )  # fmt: skip
-                        finished.save(number, parts)
+                        with clock.stage("write"):
+                            finished.save(number, parts)
                     windows_per_month += parts["windows_per_month"]
-                    writer.write(Window(left, top, width, height), parts)
+                    with clock.stage("write"):
+                        writer.write(Window(left, top, width, height), parts)
                     done = parts["classes"] != 255
                     counts += np.bincount(parts["classes"][done], minlength=len(classes))[
                         : len(classes)
@@ -195,7 +199,7 @@ def map_scene(cfg: DictConfig) -> Path:
         line = without_pixels_line(fields, answers)
         if line:
             print(line, flush=True)
-    _put_in_place(writer, outputs, sidecar, table, cfg.overwrite)
+    _put_in_place(writer, outputs, sidecar, table, cfg.overwrite, clock)
     finished.remove()
     print(f"wrote {output}", flush=True)
     return output
@@ -232,6 +236,7 @@ def _map_block(
     bounds: tuple[int, int, int, int],
     date_months: np.ndarray,
     num_classes: int,
+    clock: StageClock,
 ) -> dict[str, np.ndarray]:
     top, left, height, width = bounds
     grid, size = reader.grid, IMAGE_SIZE
@@ -242,26 +247,33 @@ def _map_block(
     read_window = Window(
         first_col, first_row, int(cols.max()) + size - first_col, int(rows.max()) + size - first_row
     )
-    block = reader.read(read_window)
-    local = origins - [first_row, first_col]
-    chosen = choose_months(
-        cloud_shares(block.clear, local, size), date_months, months, settings.max_cloud
-    )
-    keep = (chosen >= 0).sum(axis=1) >= settings.min_length
-    sequences = WindowSequences(local[keep], chosen[keep], months)
-    # Each date's pixels encoded once for the block (only dates some window uses).
-    channels = sum(3 if sensor == "RGB" else 1 for sensor in sensors)
-    block_bytes = np.zeros((len(date_months), channels, *block.clear.shape[1:]), dtype=np.uint8)
-    for date in np.unique(sequences.chosen[sequences.chosen >= 0]):
-        block_bytes[date] = pixel_bytes(block.reflectance(date), sensors)
+    with clock.stage("read"):
+        block = reader.read(read_window)
+    with clock.stage("preprocess"):
+        local = origins - [first_row, first_col]
+        chosen = choose_months(
+            cloud_shares(block.clear, local, size), date_months, months, settings.max_cloud
+        )
+        keep = (chosen >= 0).sum(axis=1) >= settings.min_length
+        sequences = WindowSequences(local[keep], chosen[keep], months)
+        # Each date's pixels encoded once for the block (only dates some window uses).
+        channels = sum(3 if sensor == "RGB" else 1 for sensor in sensors)
+        shape = (len(date_months), channels, *block.clear.shape[1:])
+        block_bytes = np.zeros(shape, dtype=np.uint8)
+        for date in np.unique(sequences.chosen[sequences.chosen >= 0]):
+            block_bytes[date] = pixel_bytes(block.reflectance(date), sensors)
+        bits = month_bits(sequences.chosen, months)
     blend = BlockBlend(num_classes, top, left, height, width, size)
-    bits = month_bits(sequences.chosen, months)
     batches = model_inputs(block_bytes, sequences, sensors, size, settings.batch_size)
-    for numbers, batch in batches:
-        probabilities = window_probabilities(model, batch, device)
-        blend.add(sequences.origins[numbers] + [first_row, first_col], probabilities, bits[numbers])
-    probabilities, covered = blend.probabilities()
-    parts = block_parts(probabilities, covered, blend.month_bits)
+    for numbers, batch in clock.timed("preprocess", batches):
+        with clock.stage("model"):
+            probabilities = window_probabilities(model, batch, device)
+        with clock.stage("blend"):
+            origins_in_scene = sequences.origins[numbers] + [first_row, first_col]
+            blend.add(origins_in_scene, probabilities, bits[numbers])
+    with clock.stage("blend"):
+        probabilities, covered = blend.probabilities()
+        parts = block_parts(probabilities, covered, blend.month_bits)
     # Windows are counted by the block their top-left pixel is in, so each counts once.
     inside = (sequences.origins[:, 0] + first_row >= top) & (
         sequences.origins[:, 1] + first_col >= left
@@ -289,10 +301,15 @@ def _progress(enabled: bool):
 
 
 def _put_in_place(
-    writer: MapWriter, outputs: dict, sidecar: dict, fields_table, overwrite: bool
+    writer: MapWriter,
+    outputs: dict,
+    sidecar: dict,
+    fields_table,
+    overwrite: bool,
+    clock: StageClock,
 ) -> None:
-    """The COGs, the fields' files and the sidecar, each under a temporary name renamed at the
-    end."""
+    """The COGs, the fields' files and the sidecar (with the seconds per stage, these writes
+    included), each under a temporary name renamed at the end."""
     keys = list(outputs)
     names = {"classes": keys[0], "probabilities": keys[1], "confidence": keys[2]}
     with contextlib.ExitStack() as stack:
@@ -300,11 +317,13 @@ def _put_in_place(
             name: stack.enter_context(atomic_output(outputs[key], overwrite=overwrite))
             for name, key in names.items()
         }
-        writer.copy_as_cogs(temporary)
-        if fields_table is not None:
-            geopackage = stack.enter_context(
-                atomic_output(outputs[FIELDS_GEOPACKAGE], overwrite=overwrite)
-            )
-            csv = stack.enter_context(atomic_output(outputs[FIELDS_CSV], overwrite=overwrite))
-            write_field_files(fields_table, geopackage, csv)
+        with clock.stage("write"):
+            writer.copy_as_cogs(temporary)
+            if fields_table is not None:
+                geopackage = stack.enter_context(
+                    atomic_output(outputs[FIELDS_GEOPACKAGE], overwrite=overwrite)
+                )
+                csv = stack.enter_context(atomic_output(outputs[FIELDS_CSV], overwrite=overwrite))
+                write_field_files(fields_table, geopackage, csv)
+        sidecar = {**sidecar, "seconds": clock.as_record()}
         write_json_atomic(outputs[SIDECAR], sidecar, overwrite=overwrite)
