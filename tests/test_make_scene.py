@@ -90,7 +90,7 @@ def test_scl_marks_the_clouds_and_the_bands_show_them_bright(scene):
         elif cloudy.any() and (~cloudy).any():
             blue, _ = read(folder / "B02.tif")
             assert blue[cloudy].mean() > 1.5 * blue[~cloudy].mean(), folder.name
-    assert CLEAR_SCL <= seen and CLOUD_SCL & seen
+    assert seen >= CLEAR_SCL and seen & CLOUD_SCL
 
 
 def test_fields_and_truth_agree(scene):

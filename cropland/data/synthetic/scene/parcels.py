@@ -69,8 +69,9 @@ class Parcels:
             if self.crop[parcel] == BACKGROUND:
                 continue
             top, bottom, left, right = self.field_bounds(parcel)
-            rows = slice(max(top, start) - start, max(min(bottom, stop) - start, 0))
-            labels[rows, left:right] = self.crop[parcel]
+            first, last = max(top, start), min(bottom, stop)
+            if first < last:  # not only the parcel's verge in these rows
+                labels[first - start : last - start, left:right] = self.crop[parcel]
         return labels
 
 
