@@ -130,11 +130,17 @@ def test_the_same_seed_gives_the_same_bytes(tmp_path, scene):
         (["size=64"], "size=64: expected a whole number of pixels from 65"),
         (["size=20001"], "to 20000"),
         (["seed=-1"], "seed=-1"),
+        (["sise=100"], "did you mean size?"),
     ],
 )
 def test_bad_settings_are_refused(tmp_path, settings, expected):
     assert_refused(make(tmp_path / "dst", *settings), expected)
     assert not (tmp_path / "dst").exists()
+
+
+def test_help_says_what_the_script_does():
+    text = call_script("make_scene.py", "--help").stdout
+    assert text.startswith("make_scene.py: write a synthetic Sentinel-2 scene") and "size=" in text
 
 
 def test_a_non_empty_dst_is_replaced_only_when_it_is_a_scene(tmp_path):

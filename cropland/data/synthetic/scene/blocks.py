@@ -62,9 +62,11 @@ def parcel_surface(
     if parcels.crop[parcel] != BACKGROUND:
         crop = CLASSES[int(parcels.crop[parcel])]
         fields.insert(0, crop_field(crop, rng, across_rows, 0.0, settings))
-        verge = int(parcels.verge[parcel])
+        top, bottom, left, right = parcels.field_bounds(parcel)  # the truth's field
+        rows = slice(top - int(parcels.top[parcel]), bottom - int(parcels.top[parcel]))
+        columns = slice(left - int(parcels.left[parcel]), right - int(parcels.left[parcel]))
         inside = np.zeros(shape)
-        inside[verge : shape[0] - verge, verge : shape[1] - verge] = 1
+        inside[rows, columns] = 1
         weights = np.stack([inside, 1 - inside])
     soil = rng.uniform(0.7, 1.3) * (1 + 0.08 * smooth_noise(rng, 5, shape))
     weather = np.random.default_rng([seed, 2, parcel, date_index])
