@@ -193,3 +193,23 @@ def test_the_sequence_tells_classes_apart_a_single_date_does_not(season_tree: Pa
     single_accuracy = ridge_accuracy(single, labels, training)
     assert temporal_accuracy - single_accuracy >= 0.15, (temporal_accuracy, single_accuracy)
     assert temporal_accuracy <= 0.9, temporal_accuracy
+
+
+def test_smooth_noise_keeps_its_blob_size_over_any_shape() -> None:
+    """A synthetic scene's fields draw their textures over their own shapes: blobs as wide as
+    over a patch (twice the cells would halve them), not stretched to the shape."""
+    from cropland.data.synthetic.texture import smooth_noise
+
+    rng = np.random.default_rng(0)
+    cells = 6
+    lag = IMAGE_SIZE // (2 * cells)  # half a blob
+
+    def correlation_at_lag(shape: tuple[int, int], cells: int = cells) -> float:
+        noise = np.stack([smooth_noise(rng, cells, shape) for _ in range(30)])
+        assert noise.shape[1:] == shape
+        return np.corrcoef(noise[..., :-lag].ravel(), noise[..., lag:].ravel())[0, 1]
+
+    patch = correlation_at_lag((IMAGE_SIZE, IMAGE_SIZE))
+    finer = correlation_at_lag((IMAGE_SIZE, IMAGE_SIZE), cells=2 * cells)
+    for shape in ((40, 400), (200, 90)):
+        assert abs(correlation_at_lag(shape) - patch) < (patch - finer) / 4, shape
