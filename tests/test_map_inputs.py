@@ -143,6 +143,32 @@ def test_an_item_that_says_no_offset_leaves_it_to_the_files(tmp_path):
     }
 
 
+def test_earth_search_items_need_only_the_bands_read_downloaded(tmp_path):
+    """An item lists every band and more: others may stay remote, a band's second asset
+    (Earth Search's ``-jp2`` copies) and composites are passed over."""
+    from cropland.data.sentinel2_encoding import BANDS
+    from cropland.mapping.scene_input import read_scene
+
+    scene = write_scene(tmp_path / "scene", size=70, dates=("20190610",))
+    [item] = stac_items(scene, tmp_path)
+    remote = "https://sentinel-cogs.s3.us-west-2.amazonaws.com/x"
+    item["assets"].update(
+        {
+            "coastal": {"href": f"{remote}/B01.tif"},
+            "red-jp2": {"href": f"{remote}/B04.jp2", "eo:bands": [{"name": "red"}]},
+            "visual": {"href": f"{remote}/TCI.tif", "eo:bands": [{"name": "red"}, {"name": "g"}]},
+            "nir": {"href": "scene/20190610/B08.tif", "eo:bands": [{"name": "B08"}]},
+        }
+    )
+    item["assets"].pop("B08")
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    [acquisition] = read_scene(tmp_path / "item.json", BANDS)
+    assert {band: source.path.name for band, source in acquisition.bands.items()} == {
+        band: f"{band}.tif" for band in BANDS
+    }
+    assert acquisition.scl.path.name == "SCL.tif"
+
+
 def _multiband(tmp_path: Path, descriptions: dict[str, str]) -> Path:
     scene = write_scene(tmp_path / "scene", size=70, dates=("20190610", "20190712"))
     return write_multiband(scene, tmp_path / "files", descriptions)
@@ -191,7 +217,7 @@ def _mixed(tmp_path: Path) -> Path:
         ),
         (
             lambda t: _stac(t, _set_first("B08", {"href": "gone/B08.tif"})),
-            ("asset 'B08'", "B08.tif does not exist"),
+            ("asset 'B08'", "B08.tif' does not exist"),
         ),
         (
             lambda t: _stac(t, lambda c: c["features"][1]["assets"].pop("red")),

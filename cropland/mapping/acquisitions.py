@@ -82,7 +82,7 @@ def band_in_name(text: str) -> tuple[str, int] | None:
 def by_date(acquisitions: list[Acquisition], where: str, what: str) -> list[Acquisition]:
     """``acquisitions`` sorted by date, refused when there are none or two share a date."""
     if not acquisitions:
-        raise CroplandError(f"{where}: no {what}; see docs/maps.md for the input layouts")
+        raise CroplandError(f"{where}: no {what}s; see docs/maps.md, 'Input layouts'")
     dates = [a.date for a in acquisitions]
     repeated = sorted({d for d in dates if dates.count(d) > 1})
     if repeated:

@@ -1,5 +1,6 @@
 """A scene given as STAC items (an ItemCollection, one Item, or a folder of Item files), as a
-STAC API search such as Earth Search's returns them, with every asset downloaded.
+STAC API search such as Earth Search's returns them, with the assets of the bands read (those
+the model needs, and SCL) downloaded.
 
 ```json
 {"type": "FeatureCollection", "features": [
@@ -26,6 +27,7 @@ layouts.
 
 from __future__ import annotations
 
+import datetime
 import re
 import urllib.parse
 import urllib.request
@@ -127,10 +129,16 @@ def _items(path: Path) -> list[pystac.Item]:
 
 def _acquisition(path: Path, item: pystac.Item, needed: tuple[str, ...]) -> Acquisition:
     where = f"{path}: item {_shown(item.id)}"
-    when = item.datetime or item.common_metadata.start_datetime
+    try:
+        when = item.datetime or item.common_metadata.start_datetime
+    except ValueError as error:
+        raise CroplandError(f"{where}: {short_reason(error)}; expected its datetime") from None
     if when is None:
         raise CroplandError(f"{where}: no datetime; expected the acquisition's time")
-    found = _band_assets(item, where)
+    if when.tzinfo is not None:  # products are dated in UTC
+        when = when.astimezone(datetime.UTC)
+    # Only the bands read: an item lists every band, and only these need be downloaded.
+    found = _band_assets(item, (*needed, "SCL"), where)
     missing = [band for band in needed if band not in found]
     if missing:
         keys = ", ".join(sorted(item.assets)) or "none"
@@ -154,12 +162,15 @@ def _acquisition(path: Path, item: pystac.Item, needed: tuple[str, ...]) -> Acqu
     )
 
 
-def _band_assets(item: pystac.Item, where: str) -> dict[str, tuple[str, pystac.Asset]]:
-    """Each band's asset; where two assets name one band, the one whose key names it."""
+def _band_assets(
+    item: pystac.Item, wanted: tuple[str, ...], where: str
+) -> dict[str, tuple[str, pystac.Asset]]:
+    """The asset of each band of ``wanted`` the item has; where two assets name one band, the
+    one whose key names it."""
     ranked: dict[str, tuple[int, str, pystac.Asset]] = {}
     for key, asset in item.assets.items():
         band = _band_of_asset(key, asset)
-        if band is None:
+        if band not in wanted:
             continue
         rank = 0 if _band_named(key) == band else 1
         if band in ranked and ranked[band][0] == rank:
@@ -211,7 +222,8 @@ def _local_file(key: str, asset: pystac.Asset, json_path: Path, where: str) -> P
     if not local.is_file():
         state = "is not a regular file" if local.exists() else "does not exist"
         raise CroplandError(
-            f"{where}: asset {_shown(key)}: {local} {state}; expected a downloaded band file"
+            f"{where}: asset {_shown(key)}: {_shown(local, 200)} {state}; expected a "
+            "downloaded band file"
         )
     return local
 
