@@ -48,9 +48,10 @@ def read_scene(source: Path, needed: tuple[str, ...]) -> list[Acquisition]:
     found = {kind: paths for kind, paths in kinds.items() if paths}
     if len(found) > 1:
         (first, a), (second, b) = list(found.items())[:2]
+        hint = "give the JSON file itself as input, or " if "STAC JSON files" in found else ""
         raise CroplandError(
-            f"{where}: holds both {first} ({a[0].name}) and {second} ({b[0].name}); expected "
-            f"one layout: {LAYOUTS}"
+            f"{where}: holds both {first} ({a[0].name}) and {second} ({b[0].name}); "
+            f"{hint}move one kind out; expected one layout: {LAYOUTS}"
         )
     if "date sub-folders" in found:
         return read_band_folders(source, needed)
