@@ -28,7 +28,6 @@ from cropland.errors import CroplandError
 from cropland.inference.checkpoint_choice import checkpoint_of
 from cropland.inference.model_loading import load_model
 from cropland.io import Interrupted, atomic_output, refuse_to_replace, write_json_atomic
-from cropland.mapping.band_folders import read_band_folders
 from cropland.mapping.blending import BlockBlend
 from cropland.mapping.field_answers import (
     FieldAnswers,
@@ -57,6 +56,7 @@ from cropland.mapping.monthly_windows import (
     window_origins,
 )
 from cropland.mapping.radiometry import check_level_matches
+from cropland.mapping.scene_input import read_scene
 from cropland.mapping.scene_reader import SceneReader
 from cropland.mapping.stage_clock import StageClock
 from cropland.mapping.window_model import model_inputs, window_probabilities
@@ -87,7 +87,7 @@ def map_scene(cfg: DictConfig) -> Path:
     classes = list(model.classes)
     sensors = sensors_of_channels(loaded.channels)
     needed = bands_for(sensors)
-    acquisitions = read_band_folders(source, needed)
+    acquisitions = read_scene(source, needed)
     months = settings.months or MONTHS
     date_months = np.array([a.month for a in acquisitions])
     if not np.isin(date_months, months).any():
@@ -109,7 +109,7 @@ def map_scene(cfg: DictConfig) -> Path:
         scale_setting=settings.reflectance_scale,
     ) as reader:
         for acquisition, gauge in zip(acquisitions, reader.radiometry, strict=True):
-            check_level_matches(gauge.level, model_level, str(acquisition.source))
+            check_level_matches(gauge.level, model_level, acquisition.where)
         grid = reader.grid
         if grid.width < IMAGE_SIZE or grid.height < IMAGE_SIZE:
             raise CroplandError(
@@ -119,7 +119,7 @@ def map_scene(cfg: DictConfig) -> Path:
         field_geometries = fields_on_grid(fields, grid) if fields is not None else None
         run = {
             "checkpoint": file_identity(ckpt_path),
-            "input": [file_identity(p) for a in acquisitions for p in _files_of(a)],
+            "input": [file_identity(p) for p in _input_files(acquisitions)],
             "settings": settings.as_record(),
         }
         finished = FinishedBlocks(parts_folder(output), run, cfg.overwrite)
@@ -215,9 +215,14 @@ def _fields_record(fields: FieldPolygons, answers: FieldAnswers, outputs: dict) 
     }
 
 
-def _files_of(acquisition) -> list[Path]:
-    files = list(acquisition.bands.values())
-    return files + ([acquisition.scl] if acquisition.scl else [])
+def _input_files(acquisitions) -> list[Path]:
+    """Every file the map reads: the band files, and a STAC JSON that says their radiometry."""
+    files = []
+    for acquisition in acquisitions:
+        files += acquisition.files()
+        if acquisition.source.is_file():
+            files.append(acquisition.source)
+    return list(dict.fromkeys(files))
 
 
 def _blocks(height: int, width: int, size: int):

@@ -73,10 +73,15 @@ def radiometry(
     level_setting: str | None,
     offset_setting: float | None,
     scale_setting: float,
+    catalogue: dict[str, str] | None = None,
 ) -> Radiometry:
     """One acquisition's radiometry from its first band file's metadata (``tags``, GDAL's
-    ``gdal_scale``/``gdal_offset``) and names (its folder's and file's), and the settings."""
-    level = level_setting or _level_in(tags, names)
+    ``gdal_scale``/``gdal_offset``) and names (its folder's and file's), and the settings.
+    ``catalogue`` holds metadata items (the same names as ``tags``) that a catalogue such as a
+    STAC item states for the product: they are believed before the file's, since cloud
+    archives shift the numbers of old products without rewriting the files' metadata."""
+    catalogue = catalogue or {}
+    level = level_setting or _level_in(catalogue, []) or _level_in(tags, names)
     if level is None:
         raise CroplandError(
             f"{where}: cannot tell whether this is an L1C or an L2A product (no "
@@ -85,6 +90,10 @@ def radiometry(
         )
     if offset_setting is not None:
         return Radiometry(level, offset_setting, scale_setting, "settings")
+    for tag in _OFFSET_TAGS:
+        if tag in catalogue:
+            offset = _number(catalogue[tag], f"{where}: {tag}")
+            return Radiometry(level, offset, scale_setting, f"{tag} of the catalogue")
     if (gdal_scale, gdal_offset) != (1.0, 0.0):
         # GDAL's value = dn * scale + offset, as (dn + offset / scale) / (1 / scale).
         if not 0 < gdal_scale <= 1:

@@ -1,7 +1,8 @@
 """Blocks of a scene's acquisitions as reflectance on one 10 m grid.
 
-The grid is the first date's finest band. Every band of every date is read through a rasterio
-``WarpedVRT`` onto that grid, nearest neighbour: the 20 m bands become 2 x 2 blocks of 10 m
+The grid is the first date's finest band. Every file of every date is opened once and read
+through a rasterio ``WarpedVRT`` onto that grid (one per file; a multi-band file's bands are
+read from it by index), nearest neighbour: the 20 m bands become 2 x 2 blocks of 10 m
 pixels (as in the dataset's patches), and a date of another CRS or tiling is reprojected.
 Pixels with no data (digital number 0, or outside a date's footprint) and pixels SCL marks as
 cloud, cloud shadow, cirrus, saturated or missing count as not clear.
@@ -10,6 +11,7 @@ cloud, cloud shadow, cirrus, saturated or missing count as not clear.
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +24,9 @@ from rasterio.windows import Window
 
 from cropland.data.sentinel2_encoding import BANDS
 from cropland.errors import CroplandError
-from cropland.mapping.band_folders import Acquisition
+from cropland.mapping.acquisitions import Acquisition, BandSource
 from cropland.mapping.radiometry import Radiometry, radiometry
+from cropland.mapping.raster_files import first_line, open_raster
 
 # SCL classes that hide the ground: no data, saturated or defective, cloud shadow, cloud of
 # medium and high probability, thin cirrus.
@@ -61,14 +64,6 @@ class Block:
         return (self.numbers[date] + self.offset[date]) / self.scale[date]
 
 
-def _open(path: Path) -> rasterio.DatasetReader:
-    try:
-        return rasterio.open(path)
-    except (RasterioError, OSError) as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CroplandError(f"{path}: not a raster rasterio can read ({detail})") from None
-
-
 class SceneReader(contextlib.AbstractContextManager):
     """Opens every band file of the acquisitions once, checks it, and reads blocks."""
 
@@ -84,21 +79,26 @@ class SceneReader(contextlib.AbstractContextManager):
         self.acquisitions = acquisitions
         self.needed = needed
         self._stack = contextlib.ExitStack()
-        self._files: list[dict[str, rasterio.DatasetReader]] = []
+        # Per date: each band's source, and each file opened once.
+        self._sources: list[dict[str, BandSource]] = []
+        self._files: list[dict[Path, rasterio.DatasetReader]] = []
         try:
             for acquisition in acquisitions:
-                files = {band: _open(path) for band, path in acquisition.bands.items()}
+                sources = dict(acquisition.bands)
                 if acquisition.scl is not None:
-                    files["SCL"] = _open(acquisition.scl)
-                for dataset in files.values():
-                    self._stack.callback(dataset.close)
+                    sources["SCL"] = acquisition.scl
+                files = {}
+                for path in acquisition.files():
+                    files[path] = open_raster(path)
+                    self._stack.callback(files[path].close)
+                self._sources.append(sources)
                 self._files.append(files)
             self.grid = self._reference_grid()
             self.radiometry = [
-                self._radiometry(a, f, level_setting, offset_setting, scale_setting)
-                for a, f in zip(acquisitions, self._files, strict=True)
+                self._radiometry(a, d, level_setting, offset_setting, scale_setting)
+                for d, a in enumerate(acquisitions)
             ]
-            self._views = [self._warped(files) for files in self._files]
+            self._views = [self._warped(d) for d in range(len(acquisitions))]
         except BaseException:
             self._stack.close()
             raise
@@ -106,9 +106,12 @@ class SceneReader(contextlib.AbstractContextManager):
     def __exit__(self, *exc) -> None:
         self._stack.close()
 
+    def _dataset(self, date: int, band: str) -> rasterio.DatasetReader:
+        return self._files[date][self._sources[date][band].path]
+
     def _reference_grid(self) -> Grid:
-        first = self._files[0]
-        dataset = min((first[b] for b in self.needed), key=lambda d: abs(d.transform.a))
+        datasets = [self._dataset(0, band) for band in self.needed]
+        dataset = min(datasets, key=lambda d: abs(d.transform.a))
         if dataset.crs is None or dataset.transform.is_identity:
             raise CroplandError(
                 f"{dataset.name}: no coordinate reference system or georeferencing; expected "
@@ -121,40 +124,53 @@ class SceneReader(contextlib.AbstractContextManager):
             )
         return Grid(dataset.crs, dataset.transform, dataset.width, dataset.height)
 
-    def _radiometry(self, acquisition, files, level, offset, scale) -> Radiometry:
-        dataset = files[self.needed[0]]
-        tags = {**dataset.tags(), **dataset.tags(1)}
+    def _radiometry(self, acquisition, date, level, offset, scale) -> Radiometry:
+        dataset = self._dataset(date, self.needed[0])
+        index = self._sources[date][self.needed[0]].index or 1
+        tags = {**dataset.tags(), **dataset.tags(index)}
+        names = [acquisition.source.name, *([acquisition.item] if acquisition.item else [])]
         return radiometry(
-            where=str(acquisition.source),
+            where=acquisition.where,
             date=acquisition.date,
             tags={k.upper(): v for k, v in tags.items()},
-            gdal_scale=float(dataset.scales[0]),
-            gdal_offset=float(dataset.offsets[0]),
-            names=[acquisition.source.name, Path(dataset.name).name],
+            gdal_scale=float(dataset.scales[index - 1]),
+            gdal_offset=float(dataset.offsets[index - 1]),
+            names=[*names, Path(dataset.name).name],
             level_setting=level,
             offset_setting=offset,
             scale_setting=scale,
+            catalogue=acquisition.catalogue,
         )
 
-    def _warped(self, files: dict[str, rasterio.DatasetReader]) -> dict[str, WarpedVRT]:
+    def _check_band(self, band: str, source: BandSource, dataset) -> None:
+        if source.index is None and dataset.count != 1:
+            raise CroplandError(
+                f"{dataset.name}: {dataset.count} bands; expected one band per file in a "
+                "band folder"
+            )
+        index = source.index or 1
+        if not 1 <= index <= dataset.count:
+            raise CroplandError(
+                f"{dataset.name}: has {dataset.count} bands, no band {index} for {band}"
+            )
+        # A multi-band file has one type for all its bands, so SCL may come as uint16 there.
+        expected = ("uint8", "uint16") if band == "SCL" else ("uint16", "uint8")
+        if dataset.dtypes[index - 1] not in expected:
+            raise CroplandError(
+                f"{dataset.name}: {dataset.dtypes[index - 1]} pixels; expected {expected[0]} "
+                f"{'scene classes' if band == 'SCL' else 'digital numbers'} as Sentinel-2 "
+                "products store them"
+            )
+
+    def _warped(self, date: int) -> dict[Path, WarpedVRT]:
+        for band, source in self._sources[date].items():
+            self._check_band(band, source, self._files[date][source.path])
         views = {}
-        for band, dataset in files.items():
-            if dataset.count != 1:
-                raise CroplandError(
-                    f"{dataset.name}: {dataset.count} bands; expected one band per file in a "
-                    "band folder"
-                )
-            expected = ("uint8",) if band == "SCL" else ("uint16", "uint8")
-            if dataset.dtypes[0] not in expected:
-                raise CroplandError(
-                    f"{dataset.name}: {dataset.dtypes[0]} pixels; expected {expected[0]} "
-                    f"{'scene classes' if band == 'SCL' else 'digital numbers'} as Sentinel-2 "
-                    "products store them"
-                )
+        for path, dataset in self._files[date].items():
             if dataset.crs is None:
                 raise CroplandError(
                     f"{dataset.name}: no coordinate reference system, so it cannot be placed "
-                    f"on the grid of {self._files[0][self.needed[0]].name}"
+                    f"on the grid of {self._dataset(0, self.needed[0]).name}"
                 )
             vrt = WarpedVRT(
                 dataset,
@@ -166,7 +182,7 @@ class SceneReader(contextlib.AbstractContextManager):
                 nodata=0,
             )
             self._stack.callback(vrt.close)
-            views[band] = vrt
+            views[path] = vrt
         return views
 
     def read(self, window: Window) -> Block:
@@ -176,22 +192,33 @@ class SceneReader(contextlib.AbstractContextManager):
         numbers = np.zeros((dates, len(BANDS), height, width), dtype=np.uint16)
         clear = np.ones((dates, height, width), dtype=bool)
         for d, views in enumerate(self._views):
+            bands = self._read_date(d, views, window)
             for band in self.needed:
-                numbers[d, BANDS.index(band)] = self._read_band(views[band], window)
-                clear[d] &= numbers[d, BANDS.index(band)] != 0
-            if "SCL" in views:
-                scl = self._read_band(views["SCL"], window)
-                clear[d] &= ~np.isin(scl, NOT_CLEAR_SCL)
+                numbers[d, BANDS.index(band)] = bands[band]
+                clear[d] &= bands[band] != 0
+            if "SCL" in bands:
+                clear[d] &= ~np.isin(bands["SCL"], NOT_CLEAR_SCL)
         offset = np.array([r.offset for r in self.radiometry], dtype=np.float64)
         scale = np.array([r.scale for r in self.radiometry], dtype=np.float64)
         return Block(window, numbers, offset, scale, clear)
 
+    def _read_date(self, date: int, views: dict[Path, WarpedVRT], window: Window) -> dict:
+        """Each band of one date inside ``window``, every file read once for all its bands."""
+        wanted = defaultdict(list)
+        for band, source in self._sources[date].items():
+            wanted[source.path].append((band, source.index or 1))
+        bands = {}
+        for path, pairs in wanted.items():
+            stack = self._read_bands(views[path], [index for _, index in pairs], window)
+            bands.update({band: layer for (band, _), layer in zip(pairs, stack, strict=True)})
+        return bands
+
     @staticmethod
-    def _read_band(view: WarpedVRT, window: Window) -> np.ndarray:
+    def _read_bands(view: WarpedVRT, indexes: list[int], window: Window) -> np.ndarray:
         try:
-            return view.read(1, window=window)
+            return view.read(indexes, window=window)
         except (RasterioError, OSError) as error:
-            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+            detail = first_line(error)
             raise CroplandError(
                 f"{view.src_dataset.name}: unreadable at rows {window.row_off}.."
                 f"{window.row_off + window.height} ({detail}); the file may be truncated"
