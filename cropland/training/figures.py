@@ -48,37 +48,42 @@ def is_figure_epoch(trainer: L.Trainer, every_n_epochs: int) -> bool:
 
 
 def confusion_title(split: str, weights: str, sequences: int) -> str:
-    """``val, epoch 3 (step 120), N=400``: which sequences, scored by which weights."""
-    return f"{split}, {weights}, N={sequences}"
+    """``val, N=400`` over ``epoch 3 (step 120)``: which sequences, scored by which weights."""
+    return f"{split}, N={sequences}\n{weights}"
 
 
 def confusion_matrix_figure(
     confusion: np.ndarray, classes: list[str], title: str, normalize: bool = False
 ) -> Figure:
-    """Heat map with the count (or row share) in each cell; rows are true classes. Sized to
-    read at TensorBoard's default card width (about 500 pixels) at 100 dpi."""
+    """Heat map with the count (or the row's percentage) in each cell, blank for none; rows
+    are true classes. Sized so that a card of TensorBoard's default width reads it."""
     confusion = np.asarray(confusion, dtype=np.float64)
     values = confusion
     if normalize:
         rows = confusion.sum(axis=1, keepdims=True)
-        values = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+        values = np.divide(100 * confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
     count = len(classes)
-    figure, axes = plt.subplots(
-        figsize=(1.4 + 0.22 * count, 1.2 + 0.21 * count), dpi=_DPI, layout="constrained"
-    )
+    side = 1.6 + 0.24 * count
+    figure, axes = plt.subplots(figsize=(side, side), dpi=_DPI, layout="constrained")
     # No colour bar: every cell says its value, and the bar would take a fifth of the width.
     axes.imshow(values, cmap="Blues", vmin=0)
     ticks = np.arange(count)
-    axes.set_xticks(ticks, classes, rotation=45, ha="right", fontsize=9)
-    axes.set_yticks(ticks, classes, fontsize=9)
-    axes.set_xlabel("predicted", fontsize=9)
-    axes.set_ylabel("true", fontsize=9)
-    axes.set_title(f"{title}{', row shares' if normalize else ''}", fontsize=9)
+    axes.set_xticks(ticks, classes, rotation=45, ha="right", fontsize=8)
+    axes.set_yticks(ticks, classes, fontsize=8)
+    axes.set_xlabel("predicted", fontsize=8)
+    axes.set_ylabel("true", fontsize=8)
+    if normalize:
+        first, newline, rest = title.partition("\n")
+        title = f"{first}, % of each row{newline}{rest}"
+    axes.set_title(title, fontsize=8)
+    texts = np.vectorize(lambda v: f"{v:.0f}" if v > 0 else "")(values)
+    # Four digits and more take a smaller font to stay inside their cell.
+    size = 7 if max((len(t) for t in texts.ravel()), default=0) <= 3 else 5
     threshold = values.max() / 2 if values.size else 0
     for (row, column), value in np.ndenumerate(values):
-        text = f"{value:.2f}".removeprefix("0") if normalize else f"{int(value)}"
         color = "white" if value > threshold else "black"
-        axes.text(column, row, text, ha="center", va="center", fontsize=8, color=color)
+        text = texts[row, column]
+        axes.text(column, row, text, ha="center", va="center", fontsize=size, color=color)
     return figure
 
 
@@ -257,5 +262,7 @@ def sequence_figure(
             fontsize=8,
             color="black" if predicted == label else "tab:red",
         )
-    figure.suptitle("true class, RGB per month; mean NDVI, predicted class (red: wrong)", fontsize=8)
+    figure.suptitle(
+        "true class, RGB per month; mean NDVI, predicted class (red: wrong)", fontsize=8
+    )
     return figure

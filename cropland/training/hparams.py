@@ -25,15 +25,15 @@ _IGNORED = ("_target_", "_partial_", "path", "num_workers", "in_memory", "synthe
 _FIRST = ("model", "optimizer.lr", "data.channels", "seed")
 # Overrides of these groups say where and how a run runs, not what it is.
 _NOT_SETTINGS = ("hydra", "paths", "callbacks", "logger")
-# The HParams view's metrics: scalars every run logs anyway, whose last point TensorBoard
-# shows (the last epoch's for val, the best checkpoint's for test).
-COMPARED_METRICS = {
-    "val/f1_macro": "val macro F1 (last epoch)",
-    "val/acc": "val accuracy (last epoch)",
-    "val/loss": "val loss (last epoch)",
-    "test/f1_macro": "test macro F1 (best checkpoint)",
-    "test/acc": "test accuracy (best checkpoint)",
-    "test/loss": "test loss (best checkpoint)",
+# The HParams view's metrics, by what they are called there: scalars every run logs anyway,
+# whose last point TensorBoard shows (the last epoch's for val, the best checkpoint's for test).
+SCORE_NAMES = {
+    "val/f1_macro": "val macro F1",
+    "val/acc": "val accuracy",
+    "val/loss": "val loss",
+    "test/f1_macro": "test macro F1",
+    "test/acc": "test accuracy",
+    "test/loss": "test loss",
 }
 
 
@@ -133,8 +133,16 @@ def _flatten(key: str, value, flat: dict) -> None:
 
 def log_final_hparams(loggers: Iterable[Logger], cfg: DictConfig, metrics: dict) -> None:
     """Send the compared settings, with the model's size, to the HParams view, compared on
-    the scores of :data:`COMPARED_METRICS` the run has."""
-    compared = {tag: shown for tag, shown in COMPARED_METRICS.items() if tag in metrics}
+    the scores of :data:`SCORE_NAMES` the run has and the best monitored score."""
+    compared = {}
+    # The curve of callbacks.BestScoreCurve, when the run has one.
+    monitor = cfg.get("optimized_metric")
+    if f"best/{monitor}" in metrics and OmegaConf.select(cfg, "callbacks.best_score_curve"):
+        compared[f"{monitor}_best"] = f"{SCORE_NAMES.get(monitor, monitor)} (best epoch)"
+    for tag, name in SCORE_NAMES.items():
+        if tag in metrics:
+            when = "last epoch" if tag.startswith("val/") else "best checkpoint"
+            compared[tag] = f"{name} ({when})"
     if not compared:
         return
     settings = compared_settings(cfg)

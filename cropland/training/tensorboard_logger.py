@@ -36,7 +36,8 @@ def scalar_layout() -> layout_pb2.Layout:
     curves = [
         layout_pb2.Chart(
             title=title,
-            multiline=layout_pb2.MultilineChartContent(tag=[rf"^(train|val)/{name}$"]),
+            # With the best so far, where the checkpoint follows this metric.
+            multiline=layout_pb2.MultilineChartContent(tag=[rf"^(train|val)/{name}(_best)?$"]),
         )
         for title, name in CURVES
     ]

@@ -4,8 +4,9 @@
 
 Trains a two-job Hydra multirun (two learning rates, three epochs of a tiny ConvLSTM on a
 small synthetic file) into a temporary folder (or ``--runs``, kept), starts TensorBoard on it,
-and saves headless-Chromium screenshots of the Time Series (all cards, then the figures alone),
-Scalars, Custom Scalars and HParams tabs into SHOTS_FOLDER. Needs Chromium (Debian: ``apt-get install chromium``).
+and saves headless-Chromium screenshots of the Time Series (all cards, then the figures
+alone), Scalars, Custom Scalars and HParams tabs into SHOTS_FOLDER. Needs Chromium (Debian:
+``apt-get install chromium``).
 """
 
 from __future__ import annotations
@@ -20,19 +21,27 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 from cropland.data.prepare import prepare_dataset
 from cropland.data.synthetic import generate_tree
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Pages of TensorBoard (query and tab anchor), and the file each screenshot goes to.
-PAGES = {
-    "#timeseries": "time_series.png",
-    "?tagFilter=confusion%7Csequences#timeseries": "time_series_figures.png",
-    "#scalars": "scalars.png",
-    "#custom_scalars": "custom_scalars.png",
-    "#hparams": "hparams.png",
-}
+# The headline curves and the learning rate, as the Time Series tag filter of the docs.
+CURVES_FILTER = r"^(train|val)/(loss|acc|f1_macro)|^lr-"
+# Pages of TensorBoard: file name, tab, tag filter (None: all cards), and the window's width
+# (the HParams table puts its metric columns after the settings).
+PAGES = (
+    ("time_series.png", "timeseries", None, 1400),
+    ("time_series_curves.png", "timeseries", CURVES_FILTER, 1400),
+    ("time_series_figures.png", "timeseries", "confusion|sequences", 1400),
+    ("scalars.png", "scalars", None, 1400),
+    ("custom_scalars.png", "custom_scalars", None, 1400),
+    ("hparams.png", "hparams", None, 2000),
+)
+# Headless Chromium sometimes shoots before every card is drawn: each page is shot this many
+# times and the biggest file kept (an empty card compresses to almost nothing).
+TRIES = 3
 # Plugins whose data must be loaded before the screenshots mean anything.
 NEEDED_PLUGINS = ("scalars", "custom_scalars", "images", "hparams")
 SWEEP = [
@@ -103,24 +112,29 @@ def wait_for_plugins(url: str, server: subprocess.Popen, seconds: float = 60) ->
     raise SystemExit(f"TensorBoard at {url} did not list {', '.join(NEEDED_PLUGINS)} in time")
 
 
-def screenshot(chromium: str, url: str, path: Path) -> None:
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--window-size=1400,1000",
-            # Virtual time: the page's requests and drawing finish before the shot is taken.
-            "--virtual-time-budget=20000",
-            f"--screenshot={path}",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+def screenshot(chromium: str, url: str, path: Path, width: int) -> None:
+    """The most complete of :data:`TRIES` shots of ``url``, as ``path``."""
+    with tempfile.TemporaryDirectory() as folder:
+        shots = [Path(folder) / f"{try_number}.png" for try_number in range(TRIES)]
+        for shot in shots:
+            subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    f"--window-size={width},1000",
+                    # Virtual time: the page's requests finish before the shot is taken.
+                    "--virtual-time-budget=30000",
+                    f"--screenshot={shot}",
+                    url,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        shutil.copyfile(max(shots, key=lambda shot: shot.stat().st_size), path)
 
 
 def main() -> None:
@@ -148,8 +162,10 @@ def main() -> None:
         )
         try:
             wait_for_plugins(url, server)
-            for page, name in PAGES.items():
-                screenshot(chromium, f"{url}/{page}", args.shots / name)
+            for name, tab, tags, width in PAGES:
+                # SVG charts: a headless browser draws the WebGL ones unreliably.
+                query = {"forceSVG": "true"} | ({"tagFilter": tags} if tags else {})
+                screenshot(chromium, f"{url}/?{urlencode(query)}#{tab}", args.shots / name, width)
                 print(args.shots / name)
         finally:
             server.terminate()
