@@ -28,6 +28,11 @@ def per_class_key(stage: str, score: str, class_name: str) -> str:
     return f"{stage}_per_class/{score}_{class_name}"
 
 
+def is_stage_score(key: str, stage: str) -> bool:
+    """Whether ``key`` is one of ``stage``'s scores: ``test/acc``, ``test_per_class/f1_CORN``."""
+    return key.startswith((f"{stage}/", f"{stage}_per_class/"))
+
+
 def classification_metrics(num_classes: int) -> MetricCollection:
     return MetricCollection(
         {

@@ -24,7 +24,7 @@ from cropland.training.hparams import log_final_hparams, run_tags
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.quiet_lightning import quiet_lightning
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
-from cropland.training.scores import classification_report
+from cropland.training.scores import classification_report, is_stage_score
 from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 weights_only=True,
             )
         metrics.update(
-            {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            {k: float(v) for k, v in trainer.callback_metrics.items() if is_stage_score(k, "test")}
         )
         confusion = model.confusion["test"].numpy()
         # Sequences scored, over all processes: under DDP each test sequence counts once.
