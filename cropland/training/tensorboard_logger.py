@@ -73,8 +73,8 @@ class CroplandTensorBoardLogger(TensorBoardLogger):
         writer = super().experiment
         if new:
             # Once per run: the writer reopens its file after Lightning closes it between fit
-            # and test, into the same run folder, which keeps the layout.
-            # What TensorBoard's custom_scalar_pb writes, without the TensorFlow it imports.
+            # and test, into the same run folder, which keeps the layout. The summary is what
+            # TensorBoard's custom_scalar_pb writes, without the TensorFlow it imports.
             layout = Summary.Value(
                 tag=layout_metadata.CONFIG_SUMMARY_TAG,
                 metadata=layout_metadata.create_summary_metadata(),
