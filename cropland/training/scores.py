@@ -22,15 +22,20 @@ from torchmetrics.classification import (
 PER_CLASS = ("precision", "recall", "f1")
 
 
+def per_class_group(stage: str) -> str:
+    """``val_per_class``: a group of its own per stage, so that TensorBoard shows the headline
+    ``val/`` curves apart from the dozens of per-class ones."""
+    return f"{stage}_per_class"
+
+
 def per_class_key(stage: str, score: str, class_name: str) -> str:
-    """``val_per_class/f1_BARLEY``: a group of its own per stage, so that TensorBoard shows the
-    headline ``val/`` curves apart from the dozens of per-class ones."""
-    return f"{stage}_per_class/{score}_{class_name}"
+    """``val_per_class/f1_BARLEY``."""
+    return f"{per_class_group(stage)}/{score}_{class_name}"
 
 
 def is_stage_score(key: str, stage: str) -> bool:
     """Whether ``key`` is one of ``stage``'s scores: ``test/acc``, ``test_per_class/f1_CORN``."""
-    return key.startswith((f"{stage}/", f"{stage}_per_class/"))
+    return key.startswith((f"{stage}/", f"{per_class_group(stage)}/"))
 
 
 def classification_metrics(num_classes: int) -> MetricCollection:

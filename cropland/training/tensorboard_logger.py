@@ -3,7 +3,8 @@
 - Custom Scalars: loss, accuracy and macro F1 with train and val on one chart each, the
   learning rate, and the per-class scores of the validation split on one chart per score.
 - Scalars and Time Series: the headline curves in ``train/``, ``val/`` and ``test/``, the
-  per-class ones in groups of their own (``val_per_class/f1_BARLEY``), and no ``epoch`` card.
+  per-class ones in groups of their own (``val_per_class/f1_BARLEY``); no ``epoch`` card, and
+  no single-point card per class of the test split.
 - HParams: the run's settings with the important ones first, next to scores that are curves
   already; nothing is logged as a scalar for the HParams view alone.
 """
@@ -22,7 +23,7 @@ from tensorboard.plugins.custom_scalar import metadata as layout_metadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.util.tensor_util import make_tensor_proto
 
-from cropland.training.scores import PER_CLASS
+from cropland.training.scores import PER_CLASS, per_class_group
 
 # Headline curves: (chart title, metric name), each drawn for train and val together.
 CURVES = (("loss", "loss"), ("accuracy", "acc"), ("macro F1", "f1_macro"))
@@ -64,7 +65,7 @@ def scalar_layout() -> layout_pb2.Layout:
 
 class CroplandTensorBoardLogger(TensorBoardLogger):
     """Lightning's TensorBoardLogger, whose event files carry :func:`scalar_layout` and no
-    ``epoch`` scalar, with :meth:`log_comparison` for the HParams view."""
+    ``epoch`` or test per-class scalar, with :meth:`log_comparison` for the HParams view."""
 
     @property
     @rank_zero_experiment
@@ -85,9 +86,7 @@ class CroplandTensorBoardLogger(TensorBoardLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        # Lightning adds the epoch number to every logged dict; TensorBoard's axis is the step
-        # already, and the number would be a card of its own in front of the curves.
-        super().log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step)
+        super().log_metrics({k: v for k, v in metrics.items() if _is_card(k)}, step)
 
     @rank_zero_only
     def log_comparison(
@@ -133,6 +132,14 @@ class CroplandTensorBoardLogger(TensorBoardLogger):
             value = Summary.Value(tag=tag, metadata=described, tensor=metadata.NULL_TENSOR)
             writer.add_summary(Summary(value=[value]))
         writer.flush()
+
+
+def _is_card(key: str) -> bool:
+    """Whether a logged value becomes a TensorBoard scalar. Lightning adds the epoch number to
+    every logged dict: TensorBoard's axis is the step already, and the number would be a card
+    in front of the curves. The test split's per-class scores are one point each, in front of
+    the training curves too; its confusion matrix, report.txt and metrics.json hold them."""
+    return key != "epoch" and not key.startswith(f"{per_class_group('test')}/")
 
 
 def _data_type(value: bool | int | float | str) -> int:
