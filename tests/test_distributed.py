@@ -13,6 +13,7 @@ import pytest
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
 from cropland.data.datamodule import CropSequenceDataModule
+from cropland.training.scores import is_stage_score
 from tests.hydra_configs import compose_config
 from tests.script_runs import PROJECT_ROOT, run_script
 
@@ -77,7 +78,7 @@ def test_ddp_on_cpu_trains_once_and_scores_like_one_process(launcher, tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     (eval_run,) = (tmp_path / "outputs" / "eval" / "runs").iterdir()
     single = json.loads((eval_run / "metrics.json").read_text())
-    shared = [k for k in metrics if k.startswith("test/") and k in single]
+    shared = [k for k in metrics if is_stage_score(k, "test") and k in single]
     assert len(shared) >= 32, shared  # acc, macro F1, precision/recall/F1 of ten classes
     for key in shared:
         assert metrics[key] == pytest.approx(single[key], abs=1e-6), key

@@ -31,6 +31,7 @@ from cropland.inference.scan_encoder import ScanConvLSTMEncoder
 from cropland.io import TEMP_MARK
 from cropland.models import ConvLSTMEncoder
 from cropland.training.module import CropSequenceClassifier
+from cropland.training.scores import is_stage_score
 from tests.exported_files import onnx_runner, torchscript_runner
 from tests.extras import needs_extra
 from tests.script_runs import PUBLISHED_WEIGHTS, TrainedRun, call_script, run_script
@@ -192,7 +193,7 @@ def test_model_card_describes_inputs_training_data_and_test_metrics(exported, pr
     assert "skipped" not in card["training_data"]["prepared_file_summary"]
 
     metrics = json.loads((exported.folder / "metrics.json").read_text())
-    expected = {key: value for key, value in metrics.items() if key.startswith("test/")}
+    expected = {key: value for key, value in metrics.items() if is_stage_score(key, "test")}
     assert expected and card["test_metrics"]["metrics"] == expected
     assert card["test_metrics"]["checkpoint"] == exported.best_checkpoint.name
     assert card["unavailable"] == {}

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cropland.training.scores import is_stage_score
 from tests.script_runs import PROJECT_ROOT, TINY_TRAINING, call_script, run_script
 
 # Four short epochs of a tiny network with every source of randomness on: shuffling, flips
@@ -136,8 +137,8 @@ def test_resume_after_sigkill_in_epoch_three_equals_the_uninterrupted_run(prepar
 
     # Test scores of the best checkpoint, chosen over all four epochs, agree as well.
     scores = [json.loads((run / "metrics.json").read_text()) for run in (straight_run, resumed_run)]
-    assert {k: v for k, v in scores[0].items() if k.startswith("test/")} == {
-        k: v for k, v in scores[1].items() if k.startswith("test/")
+    assert {k: v for k, v in scores[0].items() if is_stage_score(k, "test")} == {
+        k: v for k, v in scores[1].items() if is_stage_score(k, "test")
     }
 
 

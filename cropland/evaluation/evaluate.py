@@ -38,6 +38,7 @@ from cropland.training.scores import (
     accuracy_and_macro_f1,
     classification_report,
     confusion_matrix,
+    per_class_key,
     per_class_scores,
 )
 
@@ -223,7 +224,7 @@ def _split_warnings(
 def _per_class_metrics(confusion: np.ndarray, classes: list[str]) -> dict[str, float]:
     scores = per_class_scores(confusion)
     return {
-        f"test/{name}/{label}": float(scores[name][i])
+        per_class_key("test", name, label): float(scores[name][i])
         for name in PER_CLASS
         for i, label in enumerate(classes)
     }
@@ -284,7 +285,8 @@ def _write_outputs(
     write_text_atomic(folder / "report.txt", report + "\n")
     write_text_atomic(folder / "per_class.csv", _per_class_csv(confusion, classes))
     write_text_atomic(folder / "early_season.csv", _season_csv(season))
-    save_confusion_figures(confusion, classes, folder)
+    weights = f"{metrics['model']} {Path(metrics['checkpoint']).name}"
+    save_confusion_figures(confusion, classes, folder, _scored_part(metrics), weights)
     figure = early_season_figure(season)
     save_figure_atomic(figure, folder / "early_season.png", dpi=120)
     plt.close(figure)

@@ -25,6 +25,7 @@ from cropland.inference.checkpoint_choice import best_recorded_in, recorded_best
 from cropland.inference.model_loading import run_folder_of
 from cropland.models.networks import network_class
 from cropland.training.checkpoint_reading import load_weights_only
+from cropland.training.scores import is_stage_score
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
@@ -226,7 +227,7 @@ def _test_metrics(
     metrics = _json_or_note(metrics_file, unavailable, "test_metrics")
     if not isinstance(metrics, dict):
         return None
-    test = {key: value for key, value in sorted(metrics.items()) if key.startswith("test/")}
+    test = {key: value for key, value in sorted(metrics.items()) if is_stage_score(key, "test")}
     if not test:
         unavailable["test_metrics"] = (
             f"{metrics_file} has no test/* metrics: the run did not test (test=false or a "

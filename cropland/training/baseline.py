@@ -115,7 +115,8 @@ def train_baseline(cfg: DictConfig) -> dict[str, Any]:
         report = classification_report(confusion, datamodule.classes)
         Console().print(f"\n[bold]Test set, {name}[/bold]\n{report}\n", highlight=False)
         write_text_atomic(output_dir / "report.txt", report + "\n")
-        save_confusion_figures(confusion, datamodule.classes, output_dir)
+        weights = f"{name} baseline"
+        save_confusion_figures(confusion, datamodule.classes, output_dir, "test", weights)
         test = datamodule.datasets["test"]
         write_test_predictions(output_dir, datamodule, test.indices, test.labels, predicted)
     else:

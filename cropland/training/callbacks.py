@@ -12,6 +12,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from cropland.data.sampling import epoch_seed
 
@@ -38,6 +39,22 @@ class ResumableModelCheckpoint(ModelCheckpoint):
         # Stored under ModelCheckpoint's own key: checkpoints stay readable by tools that look
         # for it (the model card), and runs saved before this class resume into it.
         return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+
+class BestScoreCurve(Callback):
+    """``<monitored metric>_best`` in TensorBoard (``val/f1_macro_best``) after every epoch: the
+    best score so far of the checkpoint that follows the optimized metric. A curve of its own,
+    so that the HParams view compares runs on the score their sweep optimizes."""
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning runs an epoch's validation, and so the checkpoint's update, before this.
+        checkpoint = next((c for c in trainer.checkpoint_callbacks if c.monitor), None)
+        if checkpoint is None or checkpoint.best_model_score is None:
+            return
+        best = {f"{checkpoint.monitor}_best": float(checkpoint.best_model_score)}
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_metrics(best, step=trainer.global_step)
 
 
 class EpochSeeding(Callback):

@@ -27,6 +27,9 @@ from cropland.plotting import plt
 
 # Whatever channels the model uses, the sequence figures show red, green, blue and NDVI.
 _SHOWN_SENSORS = ("RGB", "NDVI")
+# TensorBoard shows a figure at the pixel size of its PNG, scaled down to the card: figures
+# are drawn a few inches wide at this resolution, with fonts that stay readable there.
+_DPI = 100
 
 
 def check_every_n_epochs(value: object, key: str) -> int:
@@ -44,41 +47,62 @@ def is_figure_epoch(trainer: L.Trainer, every_n_epochs: int) -> bool:
     return trainer.current_epoch % every_n_epochs == 0
 
 
+def confusion_title(split: str, weights: str, sequences: int) -> str:
+    """``val, N=400`` over ``epoch 3 (step 120)``: which sequences, scored by which weights."""
+    return f"{split}, N={sequences}\n{weights}"
+
+
 def confusion_matrix_figure(
-    confusion: np.ndarray, classes: list[str], normalize: bool = False
+    confusion: np.ndarray, classes: list[str], title: str, normalize: bool = False
 ) -> Figure:
-    """Heat map with the count (or row share) in each cell; rows are true classes."""
+    """Heat map with the count (or the row's percentage) in each cell, blank for none; rows
+    are true classes. Sized so that a card of TensorBoard's default width reads it."""
     confusion = np.asarray(confusion, dtype=np.float64)
     values = confusion
     if normalize:
         rows = confusion.sum(axis=1, keepdims=True)
-        values = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
-    figure, axes = plt.subplots(
-        figsize=(1 + 0.6 * len(classes), 0.6 * len(classes)), layout="constrained"
-    )
-    image = axes.imshow(values, cmap="Blues", vmin=0)
-    figure.colorbar(image, ax=axes, shrink=0.8)
-    ticks = np.arange(len(classes))
-    axes.set_xticks(ticks, classes, rotation=45, ha="right")
-    axes.set_yticks(ticks, classes)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
+        values = np.divide(100 * confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+    count = len(classes)
+    side = 1.6 + 0.24 * count
+    figure, axes = plt.subplots(figsize=(side, side), dpi=_DPI, layout="constrained")
+    # No colour bar: every cell says its value, and the bar would take a fifth of the width.
+    axes.imshow(values, cmap="Blues", vmin=0)
+    ticks = np.arange(count)
+    axes.set_xticks(ticks, classes, rotation=45, ha="right", fontsize=8)
+    axes.set_yticks(ticks, classes, fontsize=8)
+    axes.set_xlabel("predicted", fontsize=8)
+    axes.set_ylabel("true", fontsize=8)
+    if normalize:
+        first, newline, rest = title.partition("\n")
+        title = f"{first}, % of each row{newline}{rest}"
+    axes.set_title(title, fontsize=8)
+    texts = np.vectorize(lambda v: f"{v:.0f}" if v > 0 else "")(values)
+    # Four digits and more take a smaller font to stay inside their cell.
+    size = 7 if max((len(t) for t in texts.ravel()), default=0) <= 3 else 5
     threshold = values.max() / 2 if values.size else 0
     for (row, column), value in np.ndenumerate(values):
-        text = f"{value:.2f}" if normalize else f"{int(value)}"
         color = "white" if value > threshold else "black"
-        axes.text(column, row, text, ha="center", va="center", fontsize=7, color=color)
+        text = texts[row, column]
+        axes.text(column, row, text, ha="center", va="center", fontsize=size, color=color)
     return figure
 
 
 def save_confusion_figures(
-    confusion: np.ndarray, classes: list[str], folder: Path, overwrite: bool = False
+    confusion: np.ndarray,
+    classes: list[str],
+    folder: Path,
+    split: str,
+    weights: str,
+    overwrite: bool = False,
 ) -> None:
-    """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares); ones
+    """``confusion_matrix.png`` (counts) and ``confusion_matrix_norm.png`` (row shares), titled
+    with ``split``, ``weights`` (which model scored it) and the number of sequences; ones
     already there are replaced only with ``overwrite``."""
+    title = confusion_title(split, weights, int(np.asarray(confusion).sum()))
     for normalize, name in ((False, "confusion_matrix.png"), (True, "confusion_matrix_norm.png")):
-        figure = confusion_matrix_figure(confusion, classes, normalize=normalize)
-        save_figure_atomic(figure, Path(folder) / name, overwrite=overwrite, dpi=120)
+        figure = confusion_matrix_figure(confusion, classes, title, normalize=normalize)
+        # The same drawing, sharper: files are looked at full size.
+        save_figure_atomic(figure, Path(folder) / name, overwrite=overwrite, dpi=150)
         plt.close(figure)
 
 
@@ -105,12 +129,22 @@ class ConfusionMatrixFigures(L.Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if confusion is None or not loggers:
             return
-        figure = confusion_matrix_figure(confusion.numpy(), list(pl_module.classes))
+        if stage == "val":
+            weights = f"epoch {trainer.current_epoch} (step {trainer.global_step})"
+        else:
+            weights = tested_weights(trainer.ckpt_path)
+        title = confusion_title(stage, weights, int(confusion.sum()))
+        figure = confusion_matrix_figure(confusion.numpy(), list(pl_module.classes), title)
         for logger in loggers:
             logger.experiment.add_figure(
                 f"{stage}/confusion_matrix", figure, global_step=trainer.global_step
             )
         plt.close(figure)
+
+
+def tested_weights(checkpoint: str | None) -> str:
+    """How a test figure or report names the weights it scored."""
+    return f"checkpoint {Path(checkpoint).name}" if checkpoint else "weights of the last epoch"
 
 
 class ValidationSequenceFigures(L.Callback):
@@ -183,15 +217,18 @@ def _pick_per_class(labels: np.ndarray, count: int, seed: int) -> list[int]:
 def sequence_figure(
     shown: list[np.ndarray], samples: list[dict], probabilities: np.ndarray, classes: list[str]
 ) -> Figure:
-    """One row per sequence: RGB per month, the NDVI curve, true vs predicted class."""
+    """One row per sequence: its true class, RGB per month, the NDVI curve and the predicted
+    class with its probability."""
     rows = len(shown)
+    panel = 0.7  # inches per month panel
     figure, axes = plt.subplots(
         rows,
         len(MONTHS) + 1,
-        figsize=(2 * (len(MONTHS) + 1.6), 2 * rows),
+        figsize=(panel * (len(MONTHS) + 2), panel * rows + 0.6),
+        dpi=_DPI,
         squeeze=False,
         layout="constrained",
-        gridspec_kw={"width_ratios": [1] * len(MONTHS) + [1.6]},
+        gridspec_kw={"width_ratios": [1] * len(MONTHS) + [2]},
     )
     # One gain for the whole figure, so its months and sequences stay comparable.
     gain = rgb_display_stretch(pixels[:, :3] for pixels in shown).gain
@@ -202,25 +239,30 @@ def sequence_figure(
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(calendar.month_abbr[month])
+                ax.set_title(calendar.month_abbr[month], fontsize=9)
             if month in months:
                 ax.imshow(rgb_for_display(pixels[months.index(month), :3], gain))
         label = int(sample["label"])
         predicted = int(probs.argmax())
-        axes[row, 0].set_ylabel(classes[label] if label != UNKNOWN_CLASS else "unknown", fontsize=9)
+        axes[row, 0].set_ylabel(classes[label] if label != UNKNOWN_CLASS else "unknown", fontsize=8)
         curve = axes[row, -1]
         # Index PNGs store uint8(index * 255).
         ndvi = pixels[:, 3].reshape(len(months), -1).mean(axis=1) / 255
         curve.plot(months, ndvi, marker="o", color="tab:green")
         curve.set_xlim(MONTHS[0] - 0.5, MONTHS[-1] + 0.5)
         curve.set_ylim(0, 1)
-        curve.set_xticks(list(MONTHS), [calendar.month_abbr[m] for m in MONTHS], fontsize=7)
-        curve.set_ylabel("mean NDVI", fontsize=8)
-        verdict = "right" if predicted == label else "wrong"
+        curve.set_xticks(list(MONTHS), [calendar.month_abbr[m][0] for m in MONTHS], fontsize=7)
+        curve.tick_params(axis="y", labelsize=7)
+        curve.yaxis.tick_right()
+        if row == 0:
+            curve.set_ylabel("mean NDVI", fontsize=7)
+            curve.yaxis.set_label_position("right")
         curve.set_title(
-            f"true {classes[label] if label != UNKNOWN_CLASS else '?'}\n"
-            f"predicted {classes[predicted]} ({probs[predicted]:.2f}, {verdict})",
+            f"{classes[predicted]} {probs[predicted]:.2f}",
             fontsize=8,
-            color="black" if verdict == "right" else "tab:red",
+            color="black" if predicted == label else "tab:red",
         )
+    figure.suptitle(
+        "true class, RGB per month; mean NDVI, predicted class (red: wrong)", fontsize=8
+    )
     return figure

@@ -22,6 +22,22 @@ from torchmetrics.classification import (
 PER_CLASS = ("precision", "recall", "f1")
 
 
+def per_class_group(stage: str) -> str:
+    """``val_per_class``: a group of its own per stage, so that TensorBoard shows the headline
+    ``val/`` curves apart from the dozens of per-class ones."""
+    return f"{stage}_per_class"
+
+
+def per_class_key(stage: str, score: str, class_name: str) -> str:
+    """``val_per_class/f1_BARLEY``."""
+    return f"{per_class_group(stage)}/{score}_{class_name}"
+
+
+def is_stage_score(key: str, stage: str) -> bool:
+    """Whether ``key`` is one of ``stage``'s scores: ``test/acc``, ``test_per_class/f1_CORN``."""
+    return key.startswith((f"{stage}/", f"{per_class_group(stage)}/"))
+
+
 def classification_metrics(num_classes: int) -> MetricCollection:
     return MetricCollection(
         {
@@ -39,8 +55,9 @@ def classification_metrics(num_classes: int) -> MetricCollection:
 
 
 def flatten_metrics(computed: dict, prefix: str, classes: list[str]) -> dict[str, float]:
-    """``{"val/acc": 0.9, "val/f1/BARLEY": 0.8, ...}`` from a computed collection whose keys
-    may carry ``prefix``; the confusion matrix is left out."""
+    """``{"val/acc": 0.9, "val_per_class/f1_BARLEY": 0.8, ...}`` from a computed collection
+    whose keys may carry ``prefix`` (``"val/"``); the confusion matrix is left out."""
+    stage = prefix.removesuffix("/")
     flat = {}
     for full_name, value in computed.items():
         name = full_name.removeprefix(prefix)
@@ -48,7 +65,10 @@ def flatten_metrics(computed: dict, prefix: str, classes: list[str]) -> dict[str
             continue
         if name in PER_CLASS:
             flat.update(
-                {f"{prefix}{name}/{c}": float(v) for c, v in zip(classes, value, strict=True)}
+                {
+                    per_class_key(stage, name, c): float(v)
+                    for c, v in zip(classes, value, strict=True)
+                }
             )
         else:
             flat[f"{prefix}{name}"] = float(value)

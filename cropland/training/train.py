@@ -19,12 +19,12 @@ from rich.console import Console
 from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
 from cropland.training.callbacks import EpochSeeding, EpochTimer
-from cropland.training.figures import save_confusion_figures
+from cropland.training.figures import save_confusion_figures, tested_weights
 from cropland.training.hparams import log_final_hparams, run_tags
 from cropland.training.optim import check_optimizer_settings
 from cropland.training.quiet_lightning import quiet_lightning
 from cropland.training.resume import check_resume_fits, check_run_folder, resume_checkpoint
-from cropland.training.scores import classification_report
+from cropland.training.scores import classification_report, is_stage_score
 from cropland.training.test_predictions import TEST_PREDICTIONS_FILE, write_test_predictions
 
 log = logging.getLogger(__name__)
@@ -131,13 +131,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 weights_only=True,
             )
         metrics.update(
-            {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+            {k: float(v) for k, v in trainer.callback_metrics.items() if is_stage_score(k, "test")}
         )
         confusion = model.confusion["test"].numpy()
         # Sequences scored, over all processes: under DDP each test sequence counts once.
         metrics["test/sequences"] = int(confusion.sum())
         if trainer.is_global_zero:
-            _write_test_report(confusion, model.classes, output_dir, in_place)
+            weights = tested_weights(best or None)
+            _write_test_report(confusion, model.classes, output_dir, weights, in_place)
         if trainer.world_size == 1:
             sequences, labels, predicted = model.test_predictions.numpy().T
             write_test_predictions(
@@ -179,11 +180,13 @@ def _save_config(cfg: DictConfig, output_dir: Path, overwrite: bool) -> None:
     write_text_atomic(output_dir / "config.yaml", config, overwrite=overwrite)
 
 
-def _write_test_report(confusion, classes: list[str], output_dir: Path, overwrite: bool) -> None:
+def _write_test_report(
+    confusion, classes: list[str], output_dir: Path, weights: str, overwrite: bool
+) -> None:
     report = classification_report(confusion, classes)
     Console().print(f"\n[bold]Test set, best checkpoint[/bold]\n{report}\n", highlight=False)
     write_text_atomic(output_dir / "report.txt", report + "\n", overwrite=overwrite)
-    save_confusion_figures(confusion, classes, output_dir, overwrite)
+    save_confusion_figures(confusion, classes, output_dir, "test", weights, overwrite)
 
 
 @contextmanager
