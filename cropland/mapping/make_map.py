@@ -15,6 +15,7 @@ import contextlib
 from pathlib import Path
 
 import numpy as np
+import rasterio
 import torch
 from omegaconf import DictConfig
 from rasterio.windows import Window
@@ -61,10 +62,19 @@ from cropland.mapping.scene_reader import SceneReader
 from cropland.mapping.stage_clock import StageClock
 from cropland.mapping.window_model import model_inputs, window_probabilities
 
+# GDAL's block cache grows to 5% of the machine's memory by default, filled with blocks of
+# the rasters being written: bounded, memory stays that of one block of the map.
+GDAL_CACHE_MB = 256
+
 
 def map_scene(cfg: DictConfig) -> Path:
     """Write the class map, probabilities, confidence and sidecar, and the answers per field
     with ``fields``; returns the class map."""
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        return _map_scene(cfg)
+
+
+def _map_scene(cfg: DictConfig) -> Path:
     settings = map_settings(cfg)
     outputs = map_outputs(cfg)
     output = outputs["output"]

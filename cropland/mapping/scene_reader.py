@@ -11,7 +11,9 @@ cloud, cloud shadow, cirrus, saturated or missing count as not clear.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,10 @@ from cropland.mapping.raster_files import first_line, open_raster
 NOT_CLEAR_SCL = (0, 1, 3, 8, 9, 10)
 # A grid this large is more than a Sentinel-2 tile many times over: a crafted header.
 MAX_GRID_PIXELS = 40_000 * 40_000
+
+
+# Files decoded at once: the machine's cores, at most 4 (decoding then waits on the disk).
+READ_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class SceneReader(contextlib.AbstractContextManager):
         self.acquisitions = acquisitions
         self.needed = needed
         self._stack = contextlib.ExitStack()
+        self._pool = self._stack.enter_context(ThreadPoolExecutor(READ_THREADS))
         # Per date: each band's source, and each file opened once.
         self._sources: list[dict[str, BandSource]] = []
         self._files: list[dict[Path, rasterio.DatasetReader]] = []
@@ -162,7 +169,7 @@ class SceneReader(contextlib.AbstractContextManager):
                 "products store them"
             )
 
-    def _warped(self, date: int) -> dict[Path, WarpedVRT]:
+    def _warped(self, date: int) -> dict[Path, WarpedVRT | rasterio.DatasetReader]:
         for band, source in self._sources[date].items():
             self._check_band(band, source, self._files[date][source.path])
         views = {}
@@ -172,6 +179,9 @@ class SceneReader(contextlib.AbstractContextManager):
                     f"{dataset.name}: no coordinate reference system, so it cannot be placed "
                     f"on the grid of {self._dataset(0, self.needed[0]).name}"
                 )
+            if self._on_grid(dataset):
+                views[path] = dataset  # read as it is: a warp would give the same pixels, slower
+                continue
             vrt = WarpedVRT(
                 dataset,
                 crs=self.grid.crs,
@@ -185,14 +195,26 @@ class SceneReader(contextlib.AbstractContextManager):
             views[path] = vrt
         return views
 
+    def _on_grid(self, dataset) -> bool:
+        """Whether ``dataset`` already is on the grid, with no nodata value of its own (which
+        the warp would turn into 0)."""
+        return (
+            dataset.crs == self.grid.crs
+            and dataset.transform.almost_equals(self.grid.transform)
+            and (dataset.width, dataset.height) == (self.grid.width, self.grid.height)
+            and dataset.nodata in (None, 0)
+        )
+
     def read(self, window: Window) -> Block:
         """Every date's numbers and clear mask inside ``window`` of the grid."""
         height, width = int(window.height), int(window.width)
         dates = len(self.acquisitions)
         numbers = np.zeros((dates, len(BANDS), height, width), dtype=np.uint16)
         clear = np.ones((dates, height, width), dtype=bool)
-        for d, views in enumerate(self._views):
-            bands = self._read_date(d, views, window)
+        # Dates in threads: GDAL decodes without the GIL, and each date has files of its own
+        # (a dataset is never read from two threads at once).
+        reads = self._pool.map(lambda d: self._read_date(d, self._views[d], window), range(dates))
+        for d, bands in enumerate(reads):
             for band in self.needed:
                 numbers[d, BANDS.index(band)] = bands[band]
                 clear[d] &= bands[band] != 0
@@ -214,12 +236,13 @@ class SceneReader(contextlib.AbstractContextManager):
         return bands
 
     @staticmethod
-    def _read_bands(view: WarpedVRT, indexes: list[int], window: Window) -> np.ndarray:
+    def _read_bands(view, indexes: list[int], window: Window) -> np.ndarray:
         try:
             return view.read(indexes, window=window)
         except (RasterioError, OSError) as error:
             detail = first_line(error)
+            name = view.src_dataset.name if isinstance(view, WarpedVRT) else view.name
             raise CroplandError(
-                f"{view.src_dataset.name}: unreadable at rows {window.row_off}.."
+                f"{name}: unreadable at rows {window.row_off}.."
                 f"{window.row_off + window.height} ({detail}); the file may be truncated"
             ) from None
