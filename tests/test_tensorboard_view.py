@@ -53,7 +53,7 @@ def events(run_folder) -> EventAccumulator:
 
 def test_scalars_hold_the_curves_and_per_class_groups_without_epoch_or_final(events, metrics):
     scalars = set(events.Tags()["scalars"])
-    assert {"train/loss", "val/loss", "val/f1_macro", "val/f1_macro_best", "lr-Adam"} <= scalars
+    assert {"train/loss", "val/loss", "val/f1_macro", "val/f1_macro_best", "train/lr-Adam"} <= scalars
     assert {"val_per_class/f1_BARLEY", "train_per_class/recall_CORN"} <= scalars
     assert "epoch" not in scalars
     # The test split's per-class scores are single points: metrics.json keeps them.
@@ -80,7 +80,7 @@ def test_the_custom_scalar_layout_charts_train_and_val_together(events):
     assert drawn("loss") == {"train/loss", "val/loss"}
     assert drawn("accuracy") == {"train/acc", "val/acc"}
     assert drawn("macro F1") == {"train/f1_macro", "val/f1_macro", "val/f1_macro_best"}
-    assert drawn("learning rate") == {"lr-Adam"}
+    assert drawn("learning rate") == {"train/lr-Adam"}
 
 
 def test_the_hparams_session_compares_settings_on_scalars_the_run_has(events):

@@ -27,8 +27,10 @@ from cropland.training.scores import PER_CLASS, per_class_group
 
 # Headline curves: (chart title, metric name), each drawn for train and val together.
 CURVES = (("loss", "loss"), ("accuracy", "acc"), ("macro F1", "f1_macro"))
-# LearningRateMonitor's tags: lr-<optimizer class>, or the scheduler's name, /pg<n> per group.
-LEARNING_RATE_TAGS = r"^lr-"
+# LearningRateMonitor's keys: lr-<optimizer class>, or the scheduler's name, /pg<n> per group;
+# in TensorBoard they join the train group (train/lr-Adam), beside the curves they steer.
+LEARNING_RATE_KEYS = "lr-"
+LEARNING_RATE_TAGS = rf"^train/{LEARNING_RATE_KEYS}"
 
 
 def scalar_layout() -> layout_pb2.Layout:
@@ -86,7 +88,8 @@ class CroplandTensorBoardLogger(TensorBoardLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        super().log_metrics({k: v for k, v in metrics.items() if _is_card(k)}, step)
+        cards = {_tag(k): v for k, v in metrics.items() if _is_card(k)}
+        super().log_metrics(cards, step)
 
     @rank_zero_only
     def log_comparison(
@@ -132,6 +135,10 @@ class CroplandTensorBoardLogger(TensorBoardLogger):
             value = Summary.Value(tag=tag, metadata=described, tensor=metadata.NULL_TENSOR)
             writer.add_summary(Summary(value=[value]))
         writer.flush()
+
+
+def _tag(key: str) -> str:
+    return f"train/{key}" if key.startswith(LEARNING_RATE_KEYS) else key
 
 
 def _is_card(key: str) -> bool:

@@ -28,7 +28,7 @@ from cropland.data.synthetic import generate_tree
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The headline curves and the learning rate, as the Time Series tag filter of the docs.
-CURVES_FILTER = r"^(train|val)/(loss|acc|f1_macro)|^lr-"
+CURVES_FILTER = r"^(train|val)/(loss|acc|f1_macro|lr-)"
 # Pages of TensorBoard: file name, tab, tag filter (None: all cards), and the window's width
 # (the HParams table puts its metric columns after the settings).
 PAGES = (
