@@ -156,7 +156,7 @@ def test_tensorboard_has_train_val_test_scalars_lr_and_confusion_figure(fitted_r
         "test/acc",
         "test/f1_macro",
         "val_per_class/f1_BARLEY",
-        "lr-Adam",
+        "train/lr-Adam",
     }
     assert expected <= scalars, expected - scalars
     assert {"val/confusion_matrix", "val/sequences"} <= images
