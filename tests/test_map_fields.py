@@ -12,8 +12,8 @@ import pytest
 
 from tests.band_scene import CRS, DATES, ORIGIN, write_band, write_scene
 from tests.extras import needs_extra
+from tests.map_runs import run_map
 from tests.refusals import assert_refused
-from tests.script_runs import call_script
 
 pytestmark = needs_extra("maps")
 
@@ -57,18 +57,6 @@ def field_table():
     names = ["left", "right", "kite", "cloud", "outside"]
     return gpd.GeoDataFrame(
         {"name": names, "crop_code": [11, 12, 13, 14, 15]}, geometry=geometries, crs=CRS
-    )
-
-
-def run_map(tmp_path: Path, checkpoint: Path, scene: Path, *overrides: str, name="map.tif"):
-    return call_script(
-        "map.py",
-        f"ckpt_path={checkpoint}",
-        f"input={scene}",
-        f"output={tmp_path / name}",
-        f"hydra.run.dir={tmp_path / ('run_' + name)}",
-        "progress=false",
-        *overrides,
     )
 
 
