@@ -47,7 +47,8 @@ def test_figures_come_on_the_first_epoch_and_every_nth_after_it(prepared_file, t
 
 @pytest.mark.parametrize("callback", ["sequence_figures", "confusion_figures"])
 @pytest.mark.parametrize("value", ["0", "two", "1.5"])
-def test_a_bad_cadence_is_refused_in_one_line(callback, value, prepared_file):
+def test_a_bad_cadence_is_refused_in_one_line(callback, value, prepared_file, tmp_path):
     key = f"callbacks.{callback}.every_n_epochs"
-    result = call_script("train.py", *TINY_TRAINING, f"data.path={prepared_file}", f"{key}={value}")
+    settings = [f"data.path={prepared_file}", f"{key}={value}", f"paths.log_dir={tmp_path}"]
+    result = call_script("train.py", *TINY_TRAINING, *settings)
     assert_refused(result, f"{key}=", "expected a whole number of epochs >= 1")

@@ -69,8 +69,11 @@ def test_channels_last_puts_the_convolution_weights_in_that_layout():
         ("model.compile=1", "model.compile=1"),
     ],
 )
-def test_a_switch_that_is_not_true_or_false_is_refused_in_one_line(override, key, prepared_file):
-    result = call_script("train.py", *TINY_TRAINING, f"data.path={prepared_file}", override)
+def test_a_switch_that_is_not_true_or_false_is_refused_in_one_line(
+    override, key, prepared_file, tmp_path
+):
+    settings = [f"data.path={prepared_file}", override, f"paths.log_dir={tmp_path}"]
+    result = call_script("train.py", *TINY_TRAINING, *settings)
     assert_refused(result, f"{key}: expected true or false")
 
 
