@@ -7,6 +7,7 @@ from cropland.data.datamodule import CropSequenceDataModule
 from cropland.data.sequence_dataset import pad_sequences
 from cropland.data.temporal_augment import TemporalAugmentation
 from cropland.errors import CroplandError
+from tests.script_runs import TINY_TRAINING, call_script
 
 
 def _batch(lengths: list[int]) -> dict:
@@ -79,10 +80,42 @@ def test_a_probability_outside_zero_to_one_names_the_setting(value):
         TemporalAugmentation(month_dropout=value)
 
 
-def test_the_datamodule_drops_months_of_training_batches_only(prepared_file):
-    dm = CropSequenceDataModule(
-        path=str(prepared_file), batch_size=32, augmentation={"month_dropout": 0.5}
-    )
+@pytest.mark.parametrize("value", [1.5, -0.1, "half", True])
+def test_a_truncation_outside_zero_to_one_names_the_setting(value):
+    with pytest.raises(CroplandError, match="data.augmentation.truncate"):
+        TemporalAugmentation(truncate=value)
+
+
+def test_truncation_keeps_the_season_up_to_a_random_month_of_each_sequence():
+    before = _batch([5, 3, 1, 4] * 400)
+    after = TemporalAugmentation(truncate=1.0)(before, torch.Generator().manual_seed(3))
+    assert torch.equal(after["label"], before["label"])
+    assert after["image"].shape[1] == int(after["lengths"].max())
+    for row in range(len(before["label"])):
+        length = int(after["lengths"][row])
+        assert 1 <= length <= int(before["lengths"][row])
+        # A beginning of the sequence: its first months, their images, zero padding after.
+        assert torch.equal(after["months"][row, :length], before["months"][row, :length])
+        assert torch.equal(after["image"][row, :length], before["image"][row, :length])
+        assert (after["image"][row, length:] == 0).all()
+        assert (after["months"][row, length:] == 0).all()
+    # Every cut point is as likely: of a 5-month sequence, each of 1..5 months kept ~1/5.
+    fives = after["lengths"][before["lengths"] == 5]
+    shares = torch.bincount(fives, minlength=6)[1:].float() / len(fives)
+    assert torch.allclose(shares, torch.full((5,), 0.2), atol=0.06), shares
+
+
+def test_truncation_cuts_about_the_asked_share_of_sequences():
+    before = _batch([6] * 2000)
+    after = TemporalAugmentation(truncate=0.5)(before, torch.Generator().manual_seed(4))
+    # A cut sequence keeps all 6 months one time in 6.
+    cut = (after["lengths"] < 6).float().mean().item()
+    assert cut == pytest.approx(0.5 * 5 / 6, abs=0.03)
+
+
+@pytest.mark.parametrize("setting", ["month_dropout", "truncate"])
+def test_the_datamodule_drops_months_of_training_batches_only(prepared_file, setting):
+    dm = CropSequenceDataModule(path=str(prepared_file), batch_size=32, augmentation={setting: 0.5})
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     full = int(batch["lengths"].sum())
@@ -93,3 +126,16 @@ def test_the_datamodule_drops_months_of_training_batches_only(prepared_file):
     dm.trainer = SimpleNamespace(training=False)
     validated = dm.on_after_batch_transfer(dict(batch), 0)
     assert int(validated["lengths"].sum()) == full
+
+
+def test_a_run_trains_with_truncation_from_the_command_line(prepared_file, tmp_path):
+    result = call_script(
+        "train.py",
+        *TINY_TRAINING,
+        f"data.path={prepared_file}",
+        f"paths.log_dir={tmp_path}",
+        "data.augmentation.truncate=0.5",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (tmp_path / "train" / "runs").iterdir()
+    assert "truncate: 0.5" in (run / "config.yaml").read_text()

@@ -90,7 +90,8 @@ class CropSequenceDataModule(L.LightningDataModule):
         augmentation = dict(augmentation or {})
         # Time and space are augmented apart: dropping months changes lengths and months too.
         self.temporal_augmentation = TemporalAugmentation(
-            month_dropout=augmentation.pop("month_dropout", 0.0)
+            month_dropout=augmentation.pop("month_dropout", 0.0),
+            truncate=augmentation.pop("truncate", 0.0),
         )
         self.augmentation = SequenceAugmentation(**augmentation)
         self.synthetic = synthetic
