@@ -31,14 +31,15 @@ def predict(
     model: nn.Module,
     batches: Iterable[dict],
     to_model_input: Callable[[dict], dict],
-    last_month: int | None = None,
+    last_month: int | torch.Tensor | None = None,
 ) -> Predictions:
     """Class probabilities of every sequence in ``batches``.
 
     ``to_model_input`` turns a loader batch into float images (the datamodule's
     ``on_after_batch_transfer``). With ``last_month`` the model sees only the images taken
     up to that month, as it would early in the season; images are sorted by date, so those
-    are the first steps of each sequence.
+    are the first steps of each sequence. A tensor gives each sequence its own last month, by
+    the sequence's index (0: no image yet).
     """
     model.eval()
     columns: dict[str, list] = {"index": [], "label": [], "probabilities": [], "steps": []}
@@ -47,7 +48,11 @@ def predict(
         batch = to_model_input(batch)
         lengths = batch["lengths"]
         if last_month is not None:
-            lengths = (batch["mask"] & (batch["months"] <= last_month)).sum(dim=1)
+            cut = last_month
+            if isinstance(cut, torch.Tensor):
+                device = batch["months"].device
+                cut = cut.to(device)[batch["index"].to(device)][:, None]
+            lengths = (batch["mask"] & (batch["months"] <= cut)).sum(dim=1)
         seen = lengths > 0
         dropped += int((~seen).sum())
         if not seen.any():

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
 from rich.progress import track
 
@@ -34,6 +35,7 @@ from cropland.inference.batch_prediction import predict
 from cropland.inference.checkpoint_choice import checkpoint_of
 from cropland.inference.model_loading import load_model, wrap_published
 from cropland.io import refuse_to_replace, write_json_atomic, write_text_atomic
+from cropland.season_so_far import parse_until
 from cropland.training.scores import accuracy_and_macro_f1, confusion_matrix
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ def predict_to_csv(cfg: DictConfig) -> Path:
     if output.is_dir():
         raise CroplandError(f"output={output} is a folder; give a file, e.g. {output}/pred.csv")
     loader_settings = _loader_settings(cfg.data)
+    until = parse_until(cfg.get("until"))
     summary_file = input_summary_path(output)
     scores_file = scores_path(output)
     outputs = {"output": output, "the scores of output": scores_file}
@@ -75,7 +78,16 @@ def predict_to_csv(cfg: DictConfig) -> Path:
         batches = track(
             datamodule.predict_dataloader(), description="predicting", disable=not cfg.progress
         )
-        found = predict(model, batches, datamodule.to_model_input)
+        last_month = None
+        if until is not None:
+            years = prepared.sequences.year.tolist()
+            last_month = torch.tensor([until.last_month_of(int(y)) for y in years])
+        found = predict(model, batches, datamodule.to_model_input, last_month=last_month)
+        if until is not None and found.dropped:
+            log.info(
+                "until=%s: %d sequences have no image up to then and get no row", until,
+                found.dropped,
+            )  # fmt: skip
         lost = _skipped_months(summary, source, sensors) if summary else {}
         true_names = _true_names(found, prepared)
         text, rows_missing_months = _csv(found, prepared, list(model.classes), lost, true_names)
@@ -340,13 +352,16 @@ def _csv(
     for row, true in zip(order, true_names, strict=True):
         sequence = int(found.index[row])
         start, length = int(sequences.start[sequence]), int(sequences.length[sequence])
-        months = [int(m) for m in records.month[start : start + length]]
+        every_month = [int(m) for m in records.month[start : start + length]]
+        # The images the model saw: the first ``steps`` (fewer than all with until=).
+        length = int(found.steps[row])
+        months = every_month[:length]
         key = (
             int(sequences.point[sequence]),
             str(sequences.province[sequence]),
             int(sequences.year[sequence]),
         )
-        skipped = sorted(lost.get(key, set()) - set(months))
+        skipped = sorted(lost.get(key, set()) - set(every_month))
         missing_months += bool(skipped)
         probabilities = found.probabilities[row]
         predicted = int(probabilities.argmax())
