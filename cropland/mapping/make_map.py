@@ -61,6 +61,7 @@ from cropland.mapping.scene_input import read_scene
 from cropland.mapping.scene_reader import SceneReader
 from cropland.mapping.stage_clock import StageClock
 from cropland.mapping.window_model import model_inputs, window_probabilities
+from cropland.season_so_far import Until
 
 # GDAL's block cache grows to 5% of the machine's memory by default, filled with blocks of
 # the rasters being written: bounded, memory stays that of one block of the map.
@@ -98,6 +99,8 @@ def _map_scene(cfg: DictConfig) -> Path:
     sensors = sensors_of_channels(loaded.channels)
     needed = bands_for(sensors)
     acquisitions = read_scene(source, needed)
+    if settings.until is not None:
+        acquisitions = _known_by(acquisitions, settings.until, source)
     months = settings.months or MONTHS
     date_months = np.array([a.month for a in acquisitions])
     if not np.isin(date_months, months).any():
@@ -233,6 +236,18 @@ def _input_files(acquisitions) -> list[Path]:
         if acquisition.source.is_file():
             files.append(acquisition.source)
     return list(dict.fromkeys(files))
+
+
+def _known_by(acquisitions: list, until: Until, source: Path) -> list:
+    """The acquisitions of ``until``'s month and before: the season as known then."""
+    known = [a for a in acquisitions if (a.date.year, a.date.month) <= until]
+    if not known:
+        first = min(a.date for a in acquisitions)
+        raise CroplandError(
+            f"until={until}: the scene {source} has no acquisition by then (its first is "
+            f"{first:%Y-%m-%d}); give a later until, or null for every acquisition"
+        )
+    return known
 
 
 def _blocks(height: int, width: int, size: int):

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, ListConfig
 from cropland.data.layout import IMAGE_SIZE
 from cropland.errors import CroplandError
 from cropland.mapping.radiometry import check_level_setting
+from cropland.season_so_far import Until, parse_until
 
 RASTER_OUTPUT = (".tif", ".tiff")
 # The keys of map_outputs that are not GeoTIFFs.
@@ -30,6 +31,7 @@ class MapSettings:
     reflectance_offset: float | None
     reflectance_scale: float
     device: str
+    until: Until | None = None
 
     def as_record(self) -> dict:
         return {
@@ -41,6 +43,7 @@ class MapSettings:
             "product_level": self.product_level,
             "reflectance_offset": self.reflectance_offset,
             "reflectance_scale": self.reflectance_scale,
+            "until": str(self.until) if self.until else None,
         }
 
 
@@ -90,6 +93,7 @@ def map_settings(cfg: DictConfig) -> MapSettings:
         reflectance_offset=_number(cfg, "reflectance_offset", -10000, 10000),
         reflectance_scale=_number(cfg, "reflectance_scale", 1, 1e6),
         device=device,
+        until=parse_until(cfg.get("until")),
     )
 
 
