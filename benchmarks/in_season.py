@@ -6,10 +6,10 @@ for example
     python scripts/train.py -m data=synthetic,synthetic_hard data.augmentation.truncate=0,0.5 \\
         seed=1,2,3 hydra/launcher=joblib hydra.launcher.n_jobs=2
 
-``python -m benchmarks.in_season <multirun folder>`` runs ``scripts/eval.py`` on every job's best
-checkpoint (its own test split), reads each ``early_season.csv`` and reports, per data set and
-truncation, the mean over seeds of accuracy and macro F1 with the images up to each month and
-over the full season; the share of the full-season accuracy reached with images up to July
+``python -m benchmarks.in_season <multirun folder> [...]`` runs ``scripts/eval.py`` on every
+job's best checkpoint (its own test split), reads each ``early_season.csv`` and reports, per data
+set and truncation, the mean over seeds of accuracy and macro F1 with the images up to each
+month and over the full season; the share of the full-season accuracy reached with images up to July
 (target 0.85) and the full-season difference to the full-season-only model (target at most 1
 point lower). It draws both scores against the last month seen (``in_season.png``) and writes
 ``in_season.md`` into the multirun folder.
@@ -58,9 +58,12 @@ def _set_name(data: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("multirun", type=Path)
+    parser.add_argument("multiruns", type=Path, nargs="+", help="written into the first")
     args = parser.parse_args()
-    jobs = sorted(p for p in args.multirun.iterdir() if (p / "config.yaml").is_file())
+    args.multirun = args.multiruns[0]
+    jobs = sorted(
+        p for folder in args.multiruns for p in folder.iterdir() if (p / "config.yaml").is_file()
+    )
     scores: dict[tuple[str, float], dict[str, list]] = defaultdict(lambda: defaultdict(list))
     rows_of: dict[str, list[str]] = {}
     for job in jobs:
@@ -70,7 +73,7 @@ def main() -> None:
         scores[(data, truncate)]["acc"].append([float(row["acc"]) for row in rows])
         scores[(data, truncate)]["f1"].append([float(row["f1_macro"]) for row in rows])
         scores[(data, truncate)]["seeds"].append(seed)
-    lines = [f"`python -m benchmarks.in_season {args.multirun}`", ""]
+    lines = [f"`python -m benchmarks.in_season {' '.join(map(str, args.multiruns))}`", ""]
     figure, axes = plt.subplots(1, 2 * len(rows_of), figsize=(4.4 * len(rows_of), 3.4),
                                 constrained_layout=True, squeeze=False)  # fmt: skip
     figure.suptitle("images up to each month: mean over seeds of the test split", fontsize=10)
