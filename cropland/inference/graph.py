@@ -32,15 +32,19 @@ class InferenceGraph(nn.Module):
     ``months`` is ignored by a model trained without month encoding.
     """
 
-    def __init__(self, net: nn.Module, channel_mean: Tensor, channel_std: Tensor) -> None:
+    def __init__(
+        self, net: nn.Module, channel_mean: Tensor, channel_std: Tensor, temperature: float = 1.0
+    ) -> None:
         super().__init__()
         self.net = net
         self.register_buffer("channel_mean", channel_mean.detach().clone())
         self.register_buffer("channel_std", channel_std.detach().clone())
+        # The calibration temperature, so that exported probabilities are the classifier's.
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
 
     def forward(self, image: Tensor, lengths: Tensor, months: Tensor) -> Tensor:
         image = standardize_valid_steps(image, lengths, self.channel_mean, self.channel_std)
-        return self.net(image, lengths=lengths, months=months)
+        return self.net(image, lengths=lengths, months=months) / self.temperature
 
 
 class EmptyInputGraph(nn.Module):
@@ -80,7 +84,9 @@ def inference_graph(classifier: CropSequenceClassifier, scan_loop: bool = False)
             for name, child in list(parent.named_children()):
                 if isinstance(child, ConvLSTMEncoder):
                     setattr(parent, name, ScanConvLSTMEncoder(child))
-    graph = InferenceGraph(net, classifier.channel_mean, classifier.channel_std).eval()
+    graph = InferenceGraph(
+        net, classifier.channel_mean, classifier.channel_std, classifier.temperature
+    ).eval()
     # Parameters that need no gradient keep torch.export from tracing scan's backward, which
     # fails on the integer step index it carries (and inference needs no backward anyway).
     return graph.requires_grad_(False)

@@ -11,10 +11,13 @@ accuracy, weighted over confidence bins.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from torch import Tensor
 from torchmetrics.functional.classification import multiclass_calibration_error
+
+from cropland.io import atomic_output
 
 # A temperature outside this range says the held-out data or the model is broken, not that
 # the probabilities need it; checkpoints holding one are refused.
@@ -50,3 +53,47 @@ def expected_calibration_error(probabilities: Tensor, labels: Tensor) -> float:
             probabilities, labels, num_classes=probabilities.shape[1], n_bins=ECE_BINS
         )
     )
+
+
+@torch.no_grad()
+def logits_and_labels(model: torch.nn.Module, loader, to_model_input) -> tuple[Tensor, Tensor]:
+    """The model's logits and the labels of every sequence of ``loader``, in full precision."""
+    model.eval()
+    device = next(model.parameters()).device
+    logits, labels = [], []
+    for batch in loader:
+        batch = to_model_input(batch)
+        inputs = (batch[key].to(device) for key in ("image", "lengths", "months"))
+        logits.append(model(*inputs).float().cpu())
+        labels.append(batch["label"].cpu())
+    if not logits:
+        return torch.zeros(0, 0), torch.zeros(0, dtype=torch.long)
+    return torch.cat(logits), torch.cat(labels)
+
+
+def calibrate_checkpoint(model, datamodule, checkpoint: Path, with_test: bool) -> dict[str, float]:
+    """Fit the temperature of ``checkpoint``'s weights on the validation split, store it in the
+    checkpoint (a plain float among its hyperparameters, so it loads with ``weights_only``) and
+    in ``model``; with ``with_test``, the test split's ECE before and after."""
+    stored = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model.load_state_dict(stored["state_dict"])
+    model.temperature = 1.0
+    logits, labels = logits_and_labels(
+        model, datamodule.val_dataloader(), datamodule.to_model_input
+    )
+    temperature = fit_temperature(logits, labels)
+    scores = {"calibration/temperature": temperature}
+    if with_test:
+        logits, labels = logits_and_labels(
+            model, datamodule.test_dataloader(), datamodule.to_model_input
+        )
+        if len(labels):
+            scores["test/ece_raw"] = expected_calibration_error(logits.softmax(1), labels)
+            scores["test/ece"] = expected_calibration_error(
+                (logits / temperature).softmax(1), labels
+            )
+    stored["hyper_parameters"]["temperature"] = temperature
+    with atomic_output(checkpoint, overwrite=True) as temporary:
+        torch.save(stored, temporary)
+    model.temperature = temperature
+    return scores

@@ -30,6 +30,7 @@ from cropland.models.networks import find_hydra_keys, network_class
 from cropland.models.published import is_published_state_dict
 from cropland.models.state_dicts import non_finite_entries, state_dict_mismatches
 from cropland.torch_files import torch_file_problem
+from cropland.training.calibration import TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
     from cropland.training.module import CropSequenceClassifier
@@ -167,6 +168,17 @@ def check_model_settings(hparams: Mapping[str, Any], where: str) -> None:
     channels, classes = len(hparams["channels"]), len(hparams["classes"])
     _check_numbers(hparams["channel_mean"], channels, "channel", f"{where}.channel_mean")
     _check_numbers(hparams["channel_std"], channels, "channel", f"{where}.channel_std", above=0)
+    temperature = hparams.get("temperature", 1.0)
+    low, high = TEMPERATURE_RANGE
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not (low <= temperature <= high)
+    ):
+        raise CroplandError(
+            f"{where}.temperature: {str(temperature)[:40]!r} is not a calibration temperature "
+            f"from {low} to {high}; refusing to load it"
+        )
     level = hparams.get("product_level", DATASET_PRODUCT_LEVEL)
     if level not in PRODUCT_LEVELS:
         raise CroplandError(

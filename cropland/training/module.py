@@ -56,6 +56,7 @@ class CropSequenceClassifier(L.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         product_level: str = DATASET_PRODUCT_LEVEL,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         # How the net runs, not what it is: not hyperparameters (see training/run_options.py).
@@ -73,9 +74,11 @@ class CropSequenceClassifier(L.LightningModule):
                 if class_weights is None
                 else [float(w) for w in class_weights],
                 "product_level": str(product_level),
+                "temperature": float(temperature),
             }
         )
         self.classes = list(classes)
+        self.temperature = float(temperature)
         # Never Hydra's recursive instantiate: these settings may come from a checkpoint file.
         self.net = build_network(
             self.hparams.net, "model.net", in_channels=len(channels), num_classes=len(classes)
@@ -127,7 +130,9 @@ class CropSequenceClassifier(L.LightningModule):
             image = (image - self.channel_mean) / self.channel_std
         else:
             image = standardize_valid_steps(image, lengths, self.channel_mean, self.channel_std)
-        return self.net(image, lengths=lengths, months=months)
+        # The calibration temperature (1 until fitted after training): every user of the model,
+        # predict, the map and the exported graph, gets calibrated probabilities from here.
+        return self.net(image, lengths=lengths, months=months) / self.temperature
 
     def _metrics(self, stage: str) -> MetricCollection:
         return getattr(self, f"{stage}_metrics")

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from cropland.io import Interrupted, write_json_atomic, write_text_atomic
 from cropland.precision import why_precision
+from cropland.training.calibration import calibrate_checkpoint
 from cropland.training.callbacks import EpochSeeding, EpochTimer
 from cropland.training.figures import save_confusion_figures, tested_weights
 from cropland.training.hparams import log_final_hparams, run_tags
@@ -148,6 +149,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
             # Each process holds the predictions of its share of the test split only.
             log.info("No %s: written by runs of one process only", TEST_PREDICTIONS_FILE)
 
+    best = checkpoint.best_model_path if checkpoint is not None else ""
+    if cfg.get("calibration", True) and best and len(datamodule.datasets["val"]):
+        if trainer.world_size == 1:
+            tested = bool(cfg.get("test")) and len(datamodule.datasets["test"]) > 0
+            metrics.update(calibrate_checkpoint(model, datamodule, Path(best), tested))
+            log.info(
+                "Calibration temperature %.3f, stored in %s",
+                metrics["calibration/temperature"],
+                best,
+            )
+        else:
+            log.info("No calibration: fitted in runs of one process only")
     log_final_hparams(loggers, cfg, metrics)
     if trainer.is_global_zero:
         metrics_file = output_dir / "metrics.json"
