@@ -22,6 +22,8 @@ def test_until_maps_with_the_acquisitions_up_to_that_month(tmp_path, trained_run
     windows = sidecar["windows_per_month"]
     assert windows["6"] > 0 and windows["8"] > 0 and windows["9"] == windows["10"] == 0
     assert all(a["date"] <= "2019-08-31" for a in sidecar["acquisitions"])
+    # Of the scene's seven dates, the five of June to August.
+    assert len(sidecar["acquisitions"]) == 5
     assert json.loads((tmp_path / "full.json").read_text())["windows_per_month"]["10"] > 0
     assert read(tmp_path / "aug.tif")[0].shape == read(tmp_path / "full.tif")[0].shape
 
